@@ -1,0 +1,14 @@
+// The `dsarl` binary: builds the command table and dispatches.
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  dsarl::InitLogging();
+  dsarl::cli::CommandTable table;
+  dsarl::cli::RegisterConfigCommands(&table);
+  dsarl::cli::RegisterDoctorCommand(&table);
+  return table.Main(std::vector<std::string>(argv + 1, argv + argc));
+}
