@@ -1,0 +1,174 @@
+#include "model/cpu/indexer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+namespace dsarl::model::cpu {
+namespace {
+
+inline float Dot(const float* a, const float* b, int n) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace
+
+void IndexerScoresRow(float* scores, const float* q_row, const float* w_row, const float* k,
+                      int n_keys, const IndexerShape& sh) {
+  const float c = 1.0f / std::sqrt(float(sh.dim));
+  for (int s = 0; s < n_keys; ++s) {
+    const float* ks = k + size_t(s) * sh.dim;
+    float acc = 0.0f;
+    for (int j = 0; j < sh.heads; ++j) {
+      const float d = Dot(q_row + size_t(j) * sh.dim, ks, sh.dim);
+      if (d > 0.0f) acc += w_row[j] * d;
+    }
+    scores[s] = acc * c;
+  }
+}
+
+void TopKRow(int* out, const float* scores, int n, int topk) {
+  const int k = std::min(topk, n);
+  std::fill(out, out + topk, -1);
+  if (k == n) {
+    std::iota(out, out + n, 0);
+    return;
+  }
+  std::vector<int> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  auto better = [&](int a, int b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a > b);
+  };
+  std::nth_element(idx.begin(), idx.begin() + k, idx.end(), better);
+  std::sort(idx.begin(), idx.begin() + k);
+  std::copy(idx.begin(), idx.begin() + k, out);
+}
+
+void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& keys,
+                   const IndexerShape& sh, int rows, int topk) {
+#pragma omp parallel
+  {
+    std::vector<float> scores;
+#pragma omp for schedule(dynamic, 4)
+    for (int i = 0; i < rows; ++i) {
+      const int n = keys.n_keys[i];
+      int* out = indices + size_t(i) * topk;
+      if (n <= topk) {  // everything is selected: skip scoring
+        std::fill(out, out + topk, -1);
+        std::iota(out, out + n, 0);
+        continue;
+      }
+      scores.resize(n);
+      IndexerScoresRow(scores.data(), q + size_t(i) * sh.heads * sh.dim, w + size_t(i) * sh.heads,
+                       keys.base[i], n, sh);
+      TopKRow(out, scores.data(), n, topk);
+    }
+  }
+}
+
+IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, const float* k,
+                             const float* w, const KeyRows& keys, const int* support, int topk,
+                             const TargetFn& target, const IndexerShape& sh, int rows,
+                             int kv_rows, float grad_scale) {
+  const int nt = omp_get_max_threads();
+  const float c = 1.0f / std::sqrt(float(sh.dim));
+  std::vector<std::vector<float>> local(nt);
+  std::vector<IndexerLossStats> stats(nt);
+#pragma omp parallel
+  {
+    const int tid = omp_get_thread_num();
+    if (dk != nullptr) local[tid].assign(size_t(kv_rows) * sh.dim, 0.0f);
+    std::vector<float> all_scores, p, logq;
+    std::vector<int> keys_of, top(topk > 0 ? topk : 1);
+#pragma omp for schedule(dynamic, 4)
+    for (int i = 0; i < rows; ++i) {
+      const int n = keys.n_keys[i];
+      const float* kb = keys.base[i];
+      const float* qi = q + size_t(i) * sh.heads * sh.dim;
+      const float* wi = w + size_t(i) * sh.heads;
+      // Support of this row: visible keys (dense) or the selected ones (sparse).
+      keys_of.clear();
+      if (support == nullptr) {
+        for (int s = 0; s < n; ++s) keys_of.push_back(s);
+      } else {
+        for (int j = 0; j < topk; ++j) keys_of.push_back(support[size_t(i) * topk + j]);
+      }
+      const int m = keys_of.size();
+      p.assign(m, 0.0f);
+      target(i, p.data());
+      all_scores.resize(m);
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int j = 0; j < m; ++j) {
+        const int s = keys_of[j];
+        if (s < 0 || s >= n) continue;
+        IndexerScoresRow(&all_scores[j], qi, wi, kb + size_t(s) * sh.dim, 1, sh);
+        mx = std::max(mx, all_scores[j]);
+      }
+      double z = 0;
+      for (int j = 0; j < m; ++j) {
+        if (keys_of[j] >= 0 && keys_of[j] < n) z += std::exp(double(all_scores[j] - mx));
+      }
+      const double lz = mx + std::log(z);
+      double kl = 0;
+      logq.resize(m);
+      for (int j = 0; j < m; ++j) {
+        if (keys_of[j] < 0 || keys_of[j] >= n) continue;
+        logq[j] = float(all_scores[j] - lz);
+        if (p[j] > 0) kl += p[j] * (std::log(double(p[j])) - logq[j]);
+      }
+      stats[tid].kl_sum += kl;
+      stats[tid].rows += 1;
+      if (support == nullptr && topk > 0) {
+        TopKRow(top.data(), all_scores.data(), m, topk);
+        double r = 0;
+        for (int j = 0; j < topk; ++j) {
+          if (top[j] >= 0) r += p[top[j]];
+        }
+        stats[tid].recall_sum += r;
+      }
+      float* dk_local = dk == nullptr ? nullptr : local[tid].data() + (kb - k);
+      // dKL/dI_s = softmax(I)_s - p_s; then through I_s = c sum_j w_j relu(q_j . k_s).
+      for (int j = 0; j < m; ++j) {
+        const int s = keys_of[j];
+        if (s < 0 || s >= n) continue;
+        const float g = grad_scale * (std::exp(logq[j]) - p[j]);
+        if (g == 0.0f) continue;
+        const float* ks = kb + size_t(s) * sh.dim;
+        for (int h = 0; h < sh.heads; ++h) {
+          const float* qh = qi + size_t(h) * sh.dim;
+          const float d = Dot(qh, ks, sh.dim);
+          if (d <= 0.0f) continue;
+          if (dw != nullptr) dw[size_t(i) * sh.heads + h] += g * c * d;
+          const float gd = g * c * wi[h];
+          if (dq != nullptr) {
+            float* dqh = dq + (size_t(i) * sh.heads + h) * sh.dim;
+            for (int e = 0; e < sh.dim; ++e) dqh[e] += gd * ks[e];
+          }
+          if (dk_local != nullptr) {
+            float* dks = dk_local + size_t(s) * sh.dim;
+            for (int e = 0; e < sh.dim; ++e) dks[e] += gd * qh[e];
+          }
+        }
+      }
+    }
+  }
+  IndexerLossStats total;
+  for (int t = 0; t < nt; ++t) {
+    total.kl_sum += stats[t].kl_sum;
+    total.recall_sum += stats[t].recall_sum;
+    total.rows += stats[t].rows;
+    if (dk != nullptr && !local[t].empty()) {
+      for (size_t e = 0; e < local[t].size(); ++e) dk[e] += local[t][e];
+    }
+  }
+  return total;
+}
+
+}  // namespace dsarl::model::cpu
