@@ -91,7 +91,11 @@ void LayerAttend(LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows
   cpu::AttentionShape sh{H, d.d_c, d.rope, d.attn_scale()};
   a->o.resize(size_t(T) * H * d.d_c);
   a->lse.resize(size_t(T) * H);
-  if (sparse) {
+  // When every row sees at most index_topk keys the top-k keeps them all, and the dense path gives
+  // the bit-identical result SPEC §1 requires.
+  bool beyond_topk = false;
+  for (int t = 0; t < T && sparse; ++t) beyond_topk |= attn_keys.n_keys[t] > d.index_topk;
+  if (sparse && beyond_topk) {
     a->topk = d.index_topk;
     a->indices.resize(size_t(T) * a->topk);
     cpu::IndexerSelect(a->indices.data(), a->qi.data(), a->wi.data(), index_keys,

@@ -138,7 +138,8 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
     if (idx_loss) {
       cpu::AttentionShape sh{d.n_heads, d.d_c, d.rope, d.attn_scale()};
       cpu::KeyRows target_keys = attn_keys;
-      if (sparse) {
+      const bool selected = a.topk > 0;  // false when the top-k covered every row
+      if (selected) {
         target_keys.indices = a.indices.data();
         target_keys.topk = a.topk;
       }
@@ -151,7 +152,7 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
       a.dwi.assign(a.wi.size(), 0.0f);
       cpu::IndexerLossStats st = cpu::IndexerLoss(
           a.dqi.data(), a.dki.data(), a.dwi.data(), a.qi.data(), a.ki.data(), a.wi.data(),
-          index_keys, sparse ? a.indices.data() : nullptr, d.index_topk, target,
+          index_keys, selected ? a.indices.data() : nullptr, d.index_topk, target,
           cpu::IndexerShape{d.index_heads, d.index_dim}, T, T, options.indexer_loss_scale);
       a.has_indexer_grad = true;
       r.indexer.push_back({st.kl_sum, st.recall_sum, st.rows});

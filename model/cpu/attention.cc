@@ -37,7 +37,7 @@ Slots SlotsFor(const KeyRows& keys, int row) {
 
 }  // namespace
 
-void AttentionForward(float* o, float* lse, const float* q, const KeyRows& keys,
+void AttentionForwardReference(float* o, float* lse, const float* q, const KeyRows& keys,
                       const AttentionShape& sh, int rows) {
   const int D = sh.dim(), H = sh.heads;
 #pragma omp parallel
@@ -79,7 +79,7 @@ void AttentionForward(float* o, float* lse, const float* q, const KeyRows& keys,
   }
 }
 
-void AttentionBackward(float* dq, float* dkv, const float* d_o, const float* q, const float* kv,
+void AttentionBackwardReference(float* dq, float* dkv, const float* d_o, const float* q, const float* kv,
                        const KeyRows& keys, const float* o, const float* lse,
                        const AttentionShape& sh, int rows, int kv_rows) {
   const int D = sh.dim(), H = sh.heads;

@@ -27,7 +27,8 @@ struct KeyRows {
 };
 
 // o[rows, H, d_c] = softmax_s(scale q . kv_s) c_kv,s;  lse[rows, H] saved for backward.
-// q: [rows, H, D].
+// q: [rows, H, D]. Rows sharing a key base are processed in blocks with sgemm (dense) or with a
+// per-row gather of the selected keys (sparse).
 void AttentionForward(float* o, float* lse, const float* q, const KeyRows& keys,
                       const AttentionShape& shape, int rows);
 
@@ -36,6 +37,15 @@ void AttentionForward(float* o, float* lse, const float* q, const KeyRows& keys,
 void AttentionBackward(float* dq, float* dkv, const float* d_o, const float* q, const float* kv,
                        const KeyRows& keys, const float* o, const float* lse,
                        const AttentionShape& shape, int rows, int kv_rows);
+
+// The same two functions written as plain loops, one (row, head, key) at a time: the reference the
+// blocked versions above are tested against.
+void AttentionForwardReference(float* o, float* lse, const float* q, const KeyRows& keys,
+                               const AttentionShape& shape, int rows);
+void AttentionBackwardReference(float* dq, float* dkv, const float* d_o, const float* q,
+                                const float* kv, const KeyRows& keys, const float* o,
+                                const float* lse, const AttentionShape& shape, int rows,
+                                int kv_rows);
 
 // The indexer's training target for one query row (SPEC §2): attention probabilities summed over
 // heads and L1-normalized, over the row's support: all visible keys (dense; p has n_keys entries)
