@@ -8,6 +8,8 @@
 #include <numeric>
 #include <vector>
 
+#include "model/cpu/ops.h"
+
 namespace dsarl::model::cpu {
 namespace {
 
@@ -51,7 +53,7 @@ void TopKRow(int* out, const float* scores, int n, int topk) {
   std::copy(idx.begin(), idx.begin() + k, out);
 }
 
-void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& keys,
+void IndexerSelectReference(int* indices, const float* q, const float* w, const KeyRows& keys,
                    const IndexerShape& sh, int rows, int topk) {
 #pragma omp parallel
   {
@@ -70,6 +72,55 @@ void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& 
                        keys.base[i], n, sh);
       TopKRow(out, scores.data(), n, topk);
     }
+  }
+}
+
+void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& keys,
+                   const IndexerShape& sh, int rows, int topk) {
+  constexpr size_t kPanelFloats = size_t(2) << 20;
+  const float c = 1.0f / std::sqrt(float(sh.dim));
+  const int HI = sh.heads;
+  std::vector<float> panel;
+  for (int r = 0; r < rows;) {
+    // Rows needing a choice (more visible keys than topk) that share a key base form a block.
+    if (keys.n_keys[r] <= topk) {
+      int* out = indices + size_t(r) * topk;
+      std::fill(out, out + topk, -1);
+      std::iota(out, out + keys.n_keys[r], 0);
+      ++r;
+      continue;
+    }
+    int end = r, n_max = 0;
+    while (end < rows && keys.base[end] == keys.base[r] && keys.n_keys[end] > topk) {
+      const int n = std::max(n_max, keys.n_keys[end]);
+      if (end > r && size_t(end - r + 1) * HI * n > kPanelFloats) break;
+      n_max = n;
+      ++end;
+    }
+    const int b = end - r;
+    panel.resize(size_t(b) * HI * n_max);
+    // panel[(i, j), s] = q_I[r + i, j] . k_I[s]
+    Gemm(false, true, b * HI, n_max, sh.dim, 1.0f, q + size_t(r) * HI * sh.dim, sh.dim,
+         keys.base[r], sh.dim, 0.0f, panel.data(), n_max);
+#pragma omp parallel
+    {
+      std::vector<float> scores;
+#pragma omp for schedule(dynamic, 1)
+      for (int i = 0; i < b; ++i) {
+        const int n = keys.n_keys[r + i];
+        scores.assign(n, 0.0f);
+        const float* wi = w + size_t(r + i) * HI;
+        for (int j = 0; j < HI; ++j) {
+          const float* pj = &panel[(size_t(i) * HI + j) * n_max];
+          const float wj = wi[j];
+#pragma omp simd
+          for (int s = 0; s < n; ++s) scores[s] += wj * std::max(pj[s], 0.0f);
+        }
+        for (int s = 0; s < n; ++s) scores[s] *= c;
+        TopKRow(indices + size_t(r + i) * topk, scores.data(), n, topk);
+      }
+    }
+    r = end;
   }
 }
 

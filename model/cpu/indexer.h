@@ -24,9 +24,13 @@ void IndexerScoresRow(float* scores, const float* q_row, const float* w_row, con
 // unused slots. Ties go to the larger index (the more recent token), so every backend agrees.
 void TopKRow(int* out, const float* scores, int n, int topk);
 
-// indices[rows, topk] for every row: keys.base points at each row's indexer keys [n, d_I].
+// indices[rows, topk] for every row: keys.base points at each row's indexer keys [n, d_I]. Rows that
+// share a key base are scored together with sgemm ([block * H_I, n] panels).
 void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& keys,
                    const IndexerShape& shape, int rows, int topk);
+// The same selection scoring one row at a time with IndexerScoresRow: the reference.
+void IndexerSelectReference(int* indices, const float* q, const float* w, const KeyRows& keys,
+                            const IndexerShape& shape, int rows, int topk);
 
 // Provides the target distribution p for a row over its support (see AttentionTargetRow).
 using TargetFn = std::function<void(int row, float* p)>;

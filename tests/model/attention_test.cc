@@ -3,6 +3,7 @@
 #include "model/cpu/attention.h"
 
 #include <cmath>
+#include <algorithm>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -91,6 +92,46 @@ TEST(TopK, TiesGoToTheMostRecentKeyAndSmallRowsSelectAll) {
   std::vector<int> all(4);
   TopKRow(all.data(), s.data(), 2, 4);
   EXPECT_EQ(all, (std::vector<int>{0, 1, -1, -1}));
+}
+
+}  // namespace
+}  // namespace dsarl::model::cpu
+
+namespace dsarl::model::cpu {
+namespace {
+
+TEST(IndexerSelect, BlockedMatchesReference) {
+  const IndexerShape sh{4, 16};
+  const std::vector<int> lengths = {200, 3, 90};
+  const int topk = 17;
+  int T = 0;
+  for (int l : lengths) T += l;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  std::vector<float> q(size_t(T) * sh.heads * sh.dim), k(size_t(T) * sh.dim), w(size_t(T) * sh.heads);
+  for (float& x : q) x = n(rng);
+  for (float& x : k) x = n(rng);
+  for (float& x : w) x = n(rng);
+  KeyRows keys;
+  int start = 0;
+  for (int l : lengths) {
+    for (int t = 0; t < l; ++t) {
+      keys.base.push_back(k.data() + size_t(start) * sh.dim);
+      keys.n_keys.push_back(t + 1);
+    }
+    start += l;
+  }
+  std::vector<int> a(size_t(T) * topk), b(a.size());
+  IndexerSelect(a.data(), q.data(), w.data(), keys, sh, T, topk);
+  IndexerSelectReference(b.data(), q.data(), w.data(), keys, sh, T, topk);
+  EXPECT_EQ(a, b);
+  // Row 0 of a sequence selects itself only; row 20 selects topk distinct keys.
+  EXPECT_EQ(a[0], 0);
+  EXPECT_EQ(a[1], -1);
+  std::vector<int> row(a.begin() + 20 * topk, a.begin() + 21 * topk);
+  EXPECT_TRUE(std::is_sorted(row.begin(), row.end()));
+  EXPECT_EQ(std::adjacent_find(row.begin(), row.end()), row.end());
+  EXPECT_GE(row.front(), 0);
 }
 
 }  // namespace
