@@ -22,6 +22,9 @@ class Generator {
   // Step). `mode` picks dense or sparse (DSA) attention.
   Generator(const Transformer* model, AttentionMode mode);
 
+  // Attention mode of later Steps (caches stay valid: they hold keys, not attention results).
+  void set_mode(AttentionMode mode) { mode_ = mode; }
+
   SeqId NewSequence();
   // A new sequence with a copy of `src`'s caches. NotFound for an unknown id.
   absl::StatusOr<SeqId> Fork(SeqId src);

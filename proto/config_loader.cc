@@ -170,9 +170,9 @@ void CheckRules(const JobConfig& c, absl::string_view origin, std::vector<std::s
                       ") must be at least model.qk_rope_head_dim (", m.qk_rope_head_dim(),
                       "): the indexer rotates its first qk_rope_head_dim dims"));
   }
-  if (m.vocab_size() < 262) {
+  if (m.vocab_size() < 273) {
     fail(absl::StrCat("model.vocab_size (", m.vocab_size(),
-                      ") must hold 256 bytes plus the special tokens (at least 262)"));
+                      ") must hold 256 bytes plus the 17 special tokens (at least 273)"));
   }
   if (m.n_routed_experts() > 0) {
     if (m.num_experts_per_tok() > m.n_routed_experts()) {

@@ -8,7 +8,7 @@ DEB_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev rocksdb-tools
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev libspdlog-dev libfmt-dev
+  libopenblas-openmp-dev libspdlog-dev libfmt-dev
   python3-torch python3-numpy python3-grpcio python3-protobuf
 )
 

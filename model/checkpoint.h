@@ -1,0 +1,43 @@
+// Checkpoints in the Hugging Face layout of DeepSeek-V3.2: `model.safetensors` (every tensor of
+// the ParamTable under its HF name, float32) and `config.json` (DeepseekV32ForCausalLM keys), so a
+// checkpoint moves both ways between dsarl and Hugging Face tooling. The same safetensors image,
+// in memory, is what the learner sends to rollout workers.
+#ifndef DSARL_MODEL_CHECKPOINT_H_
+#define DSARL_MODEL_CHECKPOINT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/dims.h"
+#include "model/json.h"
+#include "model/transformer.h"
+
+namespace dsarl::model {
+
+// config.json for `dims` (HF DeepSeek-V3.2 keys plus dsarl_attention_mode).
+Json ConfigJson(const ModelDims& dims);
+// Dims from a parsed config.json. InvalidArgument naming the key for a missing or bad value.
+absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& config, const std::string& source);
+
+// Writes DIR/model.safetensors and DIR/config.json (creating DIR). Each file is written atomically.
+// `metadata` goes into the safetensors header (e.g. step, policy version).
+absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
+                            const std::map<std::string, std::string>& metadata = {});
+
+// Reads DIR/config.json, builds the model and loads every tensor. NotFound when a file is missing;
+// InvalidArgument naming the tensor when one is missing, has the wrong shape or dtype, or is not
+// part of the model, and for a truncated or corrupt file.
+absl::StatusOr<std::unique_ptr<Transformer>> LoadCheckpoint(const std::string& dir);
+
+// The weights of `model` as a safetensors image, and back into an existing model of the same
+// shape (errors as LoadCheckpoint, naming `source`).
+absl::StatusOr<std::string> SerializeWeights(const Transformer& model,
+                                             const std::map<std::string, std::string>& metadata);
+absl::Status DeserializeWeightsInto(std::string bytes, const std::string& source,
+                                    Transformer* model);
+
+}  // namespace dsarl::model
+
+#endif  // DSARL_MODEL_CHECKPOINT_H_
