@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "model/cpu/ops.h"
@@ -110,6 +111,9 @@ cpu::KeyRows Transformer::Keys(const std::vector<float>& buf, int width) const {
 absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
                                                    const ForwardOptions& options) {
   if (absl::Status s = Validate(batch); !s.ok()) return s;
+  if (!(options.temperature > 0.0f) || !std::isfinite(options.temperature)) {
+    return absl::InvalidArgumentError("forward: temperature must be positive and finite");
+  }
   have_forward_ = false;
   batch_ = batch;
   options_ = options;
@@ -180,6 +184,10 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
   cpu::RmsNormForward(xn_final_.data(), rstd_final_.data(), x.data(), w_.final_norm, T, D, d.eps);
   logits_.resize(size_t(T) * d.vocab);
   cpu::MatmulForward(logits_.data(), xn_final_.data(), w_.lm_head, T, D, d.vocab);
+  if (options.temperature != 1.0f) {
+    const float inv = 1.0f / options.temperature;
+    for (float& z : logits_) z *= inv;
+  }
   r.logp.resize(T);
   if (options.entropy) r.entropy.resize(T);
   cpu::LogProbForward(r.logp.data(), options.entropy ? r.entropy.data() : nullptr, logits_.data(),
@@ -198,6 +206,10 @@ absl::Status Transformer::Backward(const float* dlogp) {
     std::vector<float> dlogits(size_t(T) * d.vocab, 0.0f), dxn(size_t(T) * D, 0.0f);
     cpu::LogProbBackward(dlogits.data(), dlogp, logits_.data(), batch_.targets.data(),
                          batch_.kept.empty() ? nullptr : &batch_.kept, T, d.vocab);
+    if (options_.temperature != 1.0f) {  // logits_ = raw / temperature
+      const float inv = 1.0f / options_.temperature;
+      for (float& g : dlogits) g *= inv;
+    }
     cpu::MatmulBackward(dxn.data(), g_.lm_head, dlogits.data(), xn_final_.data(), w_.lm_head, T,
                         D, d.vocab);
     cpu::RmsNormBackward(dx.data(), g_.final_norm, dxn.data(), x_final_.data(), w_.final_norm,

@@ -32,6 +32,9 @@ struct ForwardOptions {
   bool detach_indexer = true;    // the indexer loss does not reach the indexer's inputs
   float indexer_loss_scale = 1;  // gradient weight of sum_rows KL (e.g. 1 / rows for a mean)
   bool entropy = false;          // also return full-vocabulary entropy per position
+  // Log-probs (and entropy) of softmax(logits / temperature): the distribution the sampler drew
+  // from at that temperature. 1 = the raw logits.
+  float temperature = 1.0f;
 };
 
 struct LayerIndexerStats {
@@ -86,7 +89,7 @@ class Transformer {
   ForwardOptions options_;
   std::vector<int> pos_;
   std::vector<LayerActs> acts_;
-  std::vector<float> x_final_, xn_final_, rstd_final_, logits_;
+  std::vector<float> x_final_, xn_final_, rstd_final_, logits_;  // logits_ already / temperature
   bool have_forward_ = false;
 };
 

@@ -40,7 +40,7 @@ Slots SlotsFor(const KeyRows& keys, int row) {
 void AttentionForwardReference(float* o, float* lse, const float* q, const KeyRows& keys,
                       const AttentionShape& sh, int rows) {
   const int D = sh.dim(), H = sh.heads;
-#pragma omp parallel
+#pragma omp parallel if (rows >= 4)
   {
     std::vector<float> s;
 #pragma omp for schedule(dynamic, 4)
@@ -87,7 +87,7 @@ void AttentionBackwardReference(float* dq, float* dkv, const float* d_o, const f
   // Each thread accumulates key gradients privately; the fixed-order sum below keeps the result
   // deterministic for a given thread count.
   std::vector<std::vector<float>> local(nt);
-#pragma omp parallel
+#pragma omp parallel if (rows >= 4)
   {
     const int tid = omp_get_thread_num();
     std::vector<float>& acc = local[tid];
@@ -128,7 +128,7 @@ void AttentionBackwardReference(float* dq, float* dkv, const float* d_o, const f
   for (int t = 0; t < nt; ++t) {
     if (local[t].empty()) continue;
     const float* a = local[t].data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= (size_t(1) << 15))
     for (size_t k = 0; k < n; ++k) dkv[k] += a[k];
   }
 }

@@ -55,7 +55,7 @@ void TopKRow(int* out, const float* scores, int n, int topk) {
 
 void IndexerSelectReference(int* indices, const float* q, const float* w, const KeyRows& keys,
                    const IndexerShape& sh, int rows, int topk) {
-#pragma omp parallel
+#pragma omp parallel if (rows >= 4)
   {
     std::vector<float> scores;
 #pragma omp for schedule(dynamic, 4)
@@ -102,7 +102,7 @@ void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& 
     // panel[(i, j), s] = q_I[r + i, j] . k_I[s]
     Gemm(false, true, b * HI, n_max, sh.dim, 1.0f, q + size_t(r) * HI * sh.dim, sh.dim,
          keys.base[r], sh.dim, 0.0f, panel.data(), n_max);
-#pragma omp parallel
+#pragma omp parallel if (b >= 2)
     {
       std::vector<float> scores;
 #pragma omp for schedule(dynamic, 1)
@@ -132,7 +132,7 @@ IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, co
   const float c = 1.0f / std::sqrt(float(sh.dim));
   std::vector<std::vector<float>> local(nt);
   std::vector<IndexerLossStats> stats(nt);
-#pragma omp parallel
+#pragma omp parallel if (rows >= 4)
   {
     const int tid = omp_get_thread_num();
     if (dk != nullptr) local[tid].assign(size_t(kv_rows) * sh.dim, 0.0f);

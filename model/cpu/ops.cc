@@ -8,6 +8,9 @@
 
 namespace dsarl::model::cpu {
 
+// Below this many elements a loop runs on the calling thread: waking the team costs more.
+constexpr size_t kParallelMin = size_t(1) << 15;
+
 void Gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc) {
   if (M == 0 || N == 0) return;
@@ -45,7 +48,7 @@ void MatmulBackward(float* din, float* dw, const float* dout, const float* in, c
 void RmsNormForward(float* out, float* rstd, const float* in, const float* w, int T, int C,
                     float eps, int ld_in) {
   if (ld_in < 0) ld_in = C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size_t(T) * C >= kParallelMin)
   for (int t = 0; t < T; ++t) {
     const float* x = in + size_t(t) * ld_in;
     double ss = 0;
@@ -63,7 +66,7 @@ void RmsNormBackward(float* din, float* dw, const float* dout, const float* in, 
   if (ld_din < 0) ld_din = C;
   // y_i = x_i r w_i, r = (mean(x^2) + eps)^-1/2:  dx_i = r (w_i dy_i) - x_i r^3 / C sum_j w_j dy_j x_j
   if (din != nullptr) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size_t(T) * C >= kParallelMin)
     for (int t = 0; t < T; ++t) {
       const float* x = in + size_t(t) * ld_in;
       const float* dy = dout + size_t(t) * C;
@@ -86,7 +89,7 @@ void RmsNormBackward(float* din, float* dw, const float* dout, const float* in, 
 
 void LayerNormForward(float* out, float* mean, float* rstd, const float* in, const float* w,
                       const float* b, int T, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size_t(T) * C >= kParallelMin)
   for (int t = 0; t < T; ++t) {
     const float* x = in + size_t(t) * C;
     double m = 0;
@@ -132,7 +135,7 @@ void LayerNormBackward(float* din, float* dw, float* db, const float* dout, cons
 
 void SwiGluForward(float* out, const float* g, const float* u, int T, int F) {
   const size_t n = size_t(T) * F;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (size_t i = 0; i < n; ++i) {
     float s = 1.0f / (1.0f + std::exp(-g[i]));
     out[i] = g[i] * s * u[i];
@@ -142,7 +145,7 @@ void SwiGluForward(float* out, const float* g, const float* u, int T, int F) {
 void SwiGluBackward(float* dg, float* du, const float* dout, const float* g, const float* u, int T,
                     int F) {
   const size_t n = size_t(T) * F;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (size_t i = 0; i < n; ++i) {
     float s = 1.0f / (1.0f + std::exp(-g[i]));
     // d silu(g)/dg = s (1 + g (1 - s))
@@ -212,7 +215,7 @@ void Rope(float* x, const int* pos, const RopeTable& tab, int T, int heads, int 
   const float sign = inverse ? -1.0f : 1.0f;
   // With amp != 1 (YaRN mscale ratio) the backward of y = A R x is R^T A dy: same scaled table,
   // opposite angle.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size_t(T) * heads * half >= kParallelMin)
   for (int t = 0; t < T; ++t) {
     const float* c = tab.cos.data() + size_t(pos[t]) * half;
     const float* s = tab.sin.data() + size_t(pos[t]) * half;
@@ -268,7 +271,7 @@ const std::vector<int>* KeptAt(const std::vector<std::vector<int>>* kept, int t)
 
 void LogProbForward(float* logp, float* entropy, const float* logits, const int* target,
                     const std::vector<std::vector<int>>* kept, int T, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size_t(T) * V >= kParallelMin)
   for (int t = 0; t < T; ++t) {
     const float* z = logits + size_t(t) * V;
     if (entropy != nullptr) {
@@ -289,7 +292,7 @@ void LogProbForward(float* logp, float* entropy, const float* logits, const int*
 
 void LogProbBackward(float* dlogits, const float* dlogp, const float* logits, const int* target,
                      const std::vector<std::vector<int>>* kept, int T, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (size_t(T) * V >= kParallelMin)
   for (int t = 0; t < T; ++t) {
     if (target[t] < 0 || dlogp[t] == 0.0f) continue;
     const float* z = logits + size_t(t) * V;

@@ -63,6 +63,7 @@ void CheckGradients(const Case& k) {
   o.indexer_loss = k.indexer_loss;
   o.indexer_loss_scale = 0.05f;
   o.detach_indexer = true;
+  o.temperature = k.kept ? 0.7f : 1.0f;
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> c(b.tokens.size());
   for (float& x : c) x = u(rng) / c.size();

@@ -1,0 +1,200 @@
+#include "learner/grpo.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace dsarl::learner {
+
+GrpoConfig GrpoConfigFromProto(const proto::LearnerConfig& c) {
+  GrpoConfig g;
+  g.eps_low = c.eps_low();
+  g.eps_high = c.eps_high();
+  g.beta = c.kl_coef();
+  switch (c.kl_estimator()) {
+    case proto::LearnerConfig::K1: g.kl = KlEstimator::kK1; break;
+    case proto::LearnerConfig::K2: g.kl = KlEstimator::kK2; break;
+    case proto::LearnerConfig::K3: g.kl = KlEstimator::kK3; break;
+    default: g.kl = KlEstimator::kUnbiasedK3; break;
+  }
+  g.delta = c.offpolicy_delta();
+  g.offpolicy_mask = c.offpolicy_mask();
+  g.std_norm = c.advantage_std_norm();
+  switch (c.loss_aggregation()) {
+    case proto::LearnerConfig::TOKEN_SUM: g.aggregation = LossAggregation::kTokenSum; break;
+    case proto::LearnerConfig::GLOBAL_TOKEN_MEAN:
+      g.aggregation = LossAggregation::kGlobalTokenMean;
+      break;
+    default: g.aggregation = LossAggregation::kSequenceMean; break;
+  }
+  return g;
+}
+
+std::vector<double> Advantages(const std::vector<double>& r, bool std_norm) {
+  double mean = 0;
+  for (double x : r) mean += x;
+  mean /= std::max<size_t>(r.size(), 1);
+  double var = 0;
+  for (double x : r) var += (x - mean) * (x - mean);
+  const double sd = r.size() > 1 ? std::sqrt(var / (r.size() - 1)) : 0.0;
+  std::vector<double> a(r.size());
+  for (size_t i = 0; i < r.size(); ++i) a[i] = std_norm ? (r[i] - mean) / (sd + 1e-6) : r[i] - mean;
+  return a;
+}
+
+void KlTerm(KlEstimator kl, double lp, double lp_old, double lp_ref, double* value, double* grad) {
+  const double d = lp_ref - lp;  // log(pi_ref / pi_theta)
+  switch (kl) {
+    case KlEstimator::kK1:
+      *value = -d;
+      *grad = 1.0;
+      return;
+    case KlEstimator::kK2:
+      *value = 0.5 * d * d;
+      *grad = -d;
+      return;
+    case KlEstimator::kK3:
+      *value = std::exp(d) - d - 1.0;
+      *grad = 1.0 - std::exp(d);
+      return;
+    case KlEstimator::kUnbiasedK3: {
+      // r * k3 with r = pi_theta / pi_old; d/dlp = r * (lp - lp_ref) (SPEC §3).
+      const double r = std::exp(lp - lp_old);
+      *value = r * (std::exp(d) - d - 1.0);
+      *grad = r * (lp - lp_ref);
+      return;
+    }
+  }
+}
+
+double SequenceWeight(LossAggregation aggregation, int group_size, int len, int n_groups,
+                      int64_t total_tokens) {
+  switch (aggregation) {
+    case LossAggregation::kSequenceMean:
+      return len > 0 ? 1.0 / (double(group_size) * len * n_groups) : 0.0;
+    case LossAggregation::kTokenSum:
+      return 1.0 / (double(group_size) * n_groups);
+    case LossAggregation::kGlobalTokenMean:
+      return total_tokens > 0 ? 1.0 / total_tokens : 0.0;
+  }
+  return 0.0;
+}
+
+SequenceTerms SequenceObjective(const GrpoSequence& s, double A, double w, const GrpoConfig& c,
+                                std::vector<float>* dlogp) {
+  SequenceTerms out;
+  const size_t n = s.mask.size();
+  dlogp->assign(n, 0.0f);
+  double mean_k1 = 0;  // mean_t (logp_old - logp): k1 estimate of KL(pi_old || pi_theta)
+  for (size_t t = 0; t < n; ++t) {
+    if (!s.mask[t]) continue;
+    ++out.tokens;
+    mean_k1 += s.logp_old[t] - s.logp[t];
+  }
+  if (out.tokens > 0) mean_k1 /= out.tokens;
+  out.kept = !(c.offpolicy_mask && A < 0 && mean_k1 > c.delta);
+  for (size_t t = 0; t < n; ++t) {
+    if (!s.mask[t]) continue;
+    const double lp = s.logp[t], lo = s.logp_old[t];
+    const double r = std::exp(lp - lo);
+    const double rc = std::clamp(r, 1.0 - c.eps_low, 1.0 + c.eps_high);
+    const double unclipped = r * A, clip = rc * A;
+    // min(rA, clip(r)A): the unclipped branch carries the gradient r*A; the clipped branch,
+    // where it is strictly smaller, is constant in logp.
+    const bool use_unclipped = unclipped <= clip;
+    const double surr = use_unclipped ? unclipped : clip;
+    const double dsurr = use_unclipped ? unclipped : 0.0;
+    out.clipped += !use_unclipped;
+    double kl = 0, dkl = 0;
+    if (c.beta > 0) KlTerm(c.kl, lp, lo, s.logp_ref[t], &kl, &dkl);
+    out.kl_sum += kl;
+    out.log_ratio_sum += lp - lo;
+    // The mask multiplies the surrogate only, never the KL (SPEC §3).
+    out.objective += w * ((out.kept ? surr : 0.0) - c.beta * kl);
+    (*dlogp)[t] = static_cast<float>(-w * ((out.kept ? dsurr : 0.0) - c.beta * dkl));
+  }
+  return out;
+}
+
+absl::StatusOr<GrpoResult> ComputeGrpo(const std::vector<GrpoGroup>& batch, const GrpoConfig& c) {
+  GrpoResult out;
+  GrpoStats& st = out.stats;
+  st.groups = batch.size();
+  int64_t total_tokens = 0;
+  for (size_t g = 0; g < batch.size(); ++g) {
+    const GrpoGroup& grp = batch[g];
+    if (grp.seqs.empty() || grp.rewards.size() != grp.seqs.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("grpo: group ", g, " has ", grp.seqs.size(),
+                                                     " sequences and ", grp.rewards.size(),
+                                                     " rewards"));
+    }
+    for (size_t i = 0; i < grp.seqs.size(); ++i) {
+      const GrpoSequence& s = grp.seqs[i];
+      const size_t n = s.mask.size();
+      if (s.logp_old.size() != n || s.logp.size() != n || (c.beta > 0 && s.logp_ref.size() != n)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "grpo: group ", g, " sequence ", i, ": log-prob lengths differ from the mask"));
+      }
+      for (size_t t = 0; t < n; ++t) {
+        if (!s.mask[t]) continue;
+        ++total_tokens;
+        if (!std::isfinite(s.logp_old[t]) || !std::isfinite(s.logp[t]) ||
+            (c.beta > 0 && !std::isfinite(s.logp_ref[t]))) {
+          return absl::InvalidArgumentError(absl::StrCat("grpo: group ", g, " sequence ", i,
+                                                         " token ", t, ": non-finite log-prob"));
+        }
+      }
+    }
+  }
+  if (batch.empty()) return out;
+  double J = 0, reward_sum = 0, reward_sq = 0, adv_sq = 0, kl_sum = 0, ratio_sum = 0;
+  int64_t clipped = 0, masked = 0, all_equal = 0;
+  out.dlogp.resize(batch.size());
+  out.advantages.resize(batch.size());
+  out.seq_mask.resize(batch.size());
+  for (size_t g = 0; g < batch.size(); ++g) {
+    const GrpoGroup& grp = batch[g];
+    const int G = grp.seqs.size();
+    out.advantages[g] = Advantages(grp.rewards, c.std_norm);
+    out.dlogp[g].resize(G);
+    out.seq_mask[g].resize(G);
+    bool equal = true;
+    for (double r : grp.rewards) equal &= r == grp.rewards[0];
+    all_equal += equal;
+    for (int i = 0; i < G; ++i) {
+      const GrpoSequence& s = grp.seqs[i];
+      int len = 0;
+      for (int m : s.mask) len += m != 0;
+      const double A = out.advantages[g][i];
+      const double w = SequenceWeight(c.aggregation, G, len, batch.size(), total_tokens);
+      const SequenceTerms t = SequenceObjective(s, A, w, c, &out.dlogp[g][i]);
+      out.seq_mask[g][i] = t.kept;
+      masked += !t.kept;
+      J += t.objective;
+      clipped += t.clipped;
+      kl_sum += t.kl_sum;
+      ratio_sum += t.log_ratio_sum;
+      reward_sum += grp.rewards[i];
+      reward_sq += grp.rewards[i] * grp.rewards[i];
+      adv_sq += A * A;
+      st.mean_length += len;
+    }
+  }
+  out.loss = -J;
+  for (const auto& grp : batch) st.sequences += grp.seqs.size();
+  st.tokens = total_tokens;
+  const double ns = std::max<int64_t>(st.sequences, 1), nt = std::max<int64_t>(total_tokens, 1);
+  st.reward_mean = reward_sum / ns;
+  st.reward_std = std::sqrt(std::max(0.0, reward_sq / ns - st.reward_mean * st.reward_mean));
+  st.advantage_std = std::sqrt(adv_sq / ns);
+  st.frac_groups_all_equal = double(all_equal) / batch.size();
+  st.clip_fraction = clipped / nt;
+  st.masked_fraction = masked / ns;
+  st.kl = kl_sum / nt;
+  st.mean_log_ratio = ratio_sum / nt;
+  st.mean_length /= ns;
+  return out;
+}
+
+}  // namespace dsarl::learner

@@ -1,0 +1,318 @@
+#include "learner/trainer.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace dsarl::learner {
+
+TrainerOptions TrainerOptionsFromConfig(const proto::JobConfig& c) {
+  TrainerOptions o;
+  const proto::LearnerConfig& l = c.learner();
+  o.grpo = GrpoConfigFromProto(l);
+  o.adam.beta1 = l.adam_beta1();
+  o.adam.beta2 = l.adam_beta2();
+  o.adam.eps = l.adam_eps();
+  o.adam.weight_decay = l.weight_decay();
+  o.lr.peak = l.lr();
+  o.lr.warmup_steps = l.warmup_steps();
+  o.lr.total_steps = l.total_steps();
+  o.lr.min_ratio = l.min_lr_ratio();
+  o.grad_clip = l.grad_clip();
+  o.micro_batch_tokens = l.micro_batch_tokens();
+  o.minibatches = l.minibatches_per_step();
+  o.temperature = c.rollout().temperature();
+  switch (c.model().attention_mode()) {
+    case proto::ModelConfig::DENSE: o.mode = model::AttentionMode::kDense; break;
+    case proto::ModelConfig::DENSE_WARMUP: o.mode = model::AttentionMode::kDenseWarmup; break;
+    default: o.mode = model::AttentionMode::kSparse; break;
+  }
+  return o;
+}
+
+absl::Status ValidateSample(const TrainSample& s, int vocab, int routed_per_token) {
+  const size_t n = s.tokens.size();
+  if (n < 2) return absl::InvalidArgumentError("sample has fewer than 2 tokens");
+  if (s.loss_mask.size() != n || s.behaviour_logprobs.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("sample: ", n, " tokens but ",
+                                                   s.loss_mask.size(), " mask entries and ",
+                                                   s.behaviour_logprobs.size(), " log-probs"));
+  }
+  if (s.loss_mask[0] != 0) {
+    return absl::InvalidArgumentError("sample: the first token cannot be a policy token");
+  }
+  if (!s.kept.empty() && s.kept.size() != n) {
+    return absl::InvalidArgumentError("sample: kept sets must be empty or one per token");
+  }
+  if (!s.routed_experts.empty() && s.routed_experts.size() != n * routed_per_token) {
+    return absl::InvalidArgumentError(absl::StrCat("sample: ", s.routed_experts.size(),
+                                                   " routed experts, expected ",
+                                                   n * routed_per_token));
+  }
+  for (size_t t = 0; t < n; ++t) {
+    if (s.tokens[t] < 0 || s.tokens[t] >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("sample: token ", s.tokens[t], " at ", t,
+                                                     " outside the vocabulary"));
+    }
+    if (s.loss_mask[t] && !std::isfinite(s.behaviour_logprobs[t])) {
+      return absl::InvalidArgumentError(absl::StrCat("sample: behaviour log-prob at ", t,
+                                                     " is not finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Trainer::Trainer(model::Transformer* policy, std::unique_ptr<model::Transformer> reference,
+                 TrainerOptions options)
+    : policy_(policy), reference_(std::move(reference)), options_(std::move(options)) {
+  adam_ = std::make_unique<AdamW>(policy_->table(), options_.adam, AllTrainable);
+}
+
+std::vector<std::vector<int>> Trainer::Pack(const std::vector<const TrainSample*>& s) const {
+  std::vector<std::vector<int>> out;
+  int used = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const int n = s[i]->tokens.size();
+    if (out.empty() || used + n > options_.micro_batch_tokens) {
+      out.emplace_back();
+      used = 0;
+    }
+    out.back().push_back(i);
+    used += n;
+  }
+  return out;
+}
+
+absl::StatusOr<model::PackedBatch> Trainer::Build(const std::vector<const TrainSample*>& s,
+                                                  const std::vector<int>& which) const {
+  const model::ModelDims& d = policy_->dims();
+  const int routed = d.n_moe_layers() * d.experts_per_tok;
+  model::PackedBatch b;
+  b.seq_start.push_back(0);
+  bool any_kept = false, any_routed = false;
+  for (int i : which) {
+    any_kept |= !s[i]->kept.empty();
+    any_routed |= !s[i]->routed_experts.empty();
+  }
+  for (int i : which) {
+    const TrainSample& x = *s[i];
+    RETURN_IF_ERROR(ValidateSample(x, d.vocab, routed));
+    const size_t n = x.tokens.size();
+    for (size_t t = 0; t < n; ++t) {
+      b.tokens.push_back(x.tokens[t]);
+      // Position t predicts token t + 1; only policy tokens are scored.
+      const bool scored = t + 1 < n && x.loss_mask[t + 1];
+      b.targets.push_back(scored ? x.tokens[t + 1] : -1);
+      if (any_kept) {
+        b.kept.push_back(scored && !x.kept.empty() ? x.kept[t + 1] : std::vector<int>{});
+      }
+    }
+    if (any_routed) {
+      if (x.routed_experts.empty()) {
+        return absl::InvalidArgumentError(
+            "micro-batch mixes samples with and without recorded experts");
+      }
+      b.forced_experts.insert(b.forced_experts.end(), x.routed_experts.begin(),
+                              x.routed_experts.end());
+    }
+    b.seq_start.push_back(b.tokens.size());
+  }
+  return b;
+}
+
+absl::StatusOr<std::vector<std::vector<float>>> Trainer::LogProbs(
+    model::Transformer* m, const std::vector<const TrainSample*>& samples) {
+  std::vector<std::vector<float>> out(samples.size());
+  model::ForwardOptions o;
+  o.mode = options_.mode == model::AttentionMode::kDenseWarmup ? model::AttentionMode::kDense
+                                                                : options_.mode;
+  o.temperature = options_.temperature;
+  for (const std::vector<int>& micro : Pack(samples)) {
+    ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
+    ASSIGN_OR_RETURN(model::ForwardResult r, m->Forward(b, o));
+    for (size_t k = 0; k < micro.size(); ++k) {
+      const TrainSample& x = *samples[micro[k]];
+      std::vector<float>& lp = out[micro[k]];
+      lp.assign(x.tokens.size(), 0.0f);
+      for (size_t t = 1; t < x.tokens.size(); ++t) {
+        if (x.loss_mask[t]) lp[t] = r.logp[b.seq_start[k] + t - 1];
+      }
+    }
+  }
+  return out;
+}
+
+void Trainer::ApplyUpdate(bool indexer_only, double loss, MinibatchReport* rep) {
+  const model::ParamTable& table = policy_->table();
+  const TensorFilter filter = indexer_only ? TensorFilter(IndexerOnly) : TensorFilter(AllTrainable);
+  rep->loss = loss;
+  rep->grad_norm = GradNorm(table, policy_->grads(), filter);
+  rep->lr = options_.lr.At(step_);
+  if (!std::isfinite(loss) || !std::isfinite(rep->grad_norm)) {
+    rep->skipped = true;  // reported; parameters and optimizer state untouched
+    ++step_;
+    return;
+  }
+  if (options_.grad_clip > 0 && rep->grad_norm > options_.grad_clip) {
+    ScaleGrads(table, policy_->grads(), filter, float(options_.grad_clip / rep->grad_norm));
+  }
+  if (indexer_only && !indexer_adam_) {
+    indexer_adam_ = std::make_unique<AdamW>(policy_->table(), options_.adam, IndexerOnly);
+  }
+  (indexer_only ? indexer_adam_ : adam_)->Step(policy_->params(), policy_->grads(), rep->lr);
+  ++step_;
+}
+
+absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batch) {
+  StepReport report;
+  const GrpoConfig& gc = options_.grpo;
+  const int n_groups = batch.size();
+  if (n_groups == 0) return absl::InvalidArgumentError("GRPO step with no groups");
+  std::vector<const TrainSample*> all;
+  std::vector<std::pair<int, int>> where;  // (group, sample) of each entry of `all`
+  for (int g = 0; g < n_groups; ++g) {
+    if (batch[g].samples.empty() || batch[g].samples.size() != batch[g].rewards.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("group ", g, ": ", batch[g].samples.size(),
+                                                     " samples and ", batch[g].rewards.size(),
+                                                     " rewards"));
+    }
+    for (size_t i = 0; i < batch[g].samples.size(); ++i) {
+      all.push_back(&batch[g].samples[i]);
+      where.push_back({g, int(i)});
+    }
+  }
+  // Reference log-probs once per rollout batch.
+  std::vector<std::vector<float>> ref;
+  if (gc.beta > 0) {
+    if (!reference_) return absl::FailedPreconditionError("kl_coef > 0 needs a reference model");
+    ASSIGN_OR_RETURN(ref, LogProbs(reference_.get(), all));
+  }
+  const int n_mb = std::max(1, std::min(options_.minibatches, n_groups));
+  double entropy_sum = 0;
+  int64_t entropy_n = 0;
+  std::vector<GrpoGroup> stats_groups;  // what the first forward saw, for the batch statistics
+  for (int mb = 0; mb < n_mb; ++mb) {
+    const int g0 = n_groups * mb / n_mb, g1 = n_groups * (mb + 1) / n_mb;
+    std::vector<const TrainSample*> samples;
+    std::vector<int> index;  // into `all`
+    int64_t total_tokens = 0;
+    for (size_t k = 0; k < all.size(); ++k) {
+      if (where[k].first < g0 || where[k].first >= g1) continue;
+      samples.push_back(all[k]);
+      index.push_back(k);
+      for (int m : all[k]->loss_mask) total_tokens += m != 0;
+    }
+    std::vector<std::vector<double>> adv(n_groups);
+    for (int g = g0; g < g1; ++g) adv[g] = Advantages(batch[g].rewards, gc.std_norm);
+    policy_->ZeroGrad();
+    double J = 0;
+    model::ForwardOptions fo;
+    fo.mode = options_.mode == model::AttentionMode::kDenseWarmup ? model::AttentionMode::kDense
+                                                                   : options_.mode;
+    fo.temperature = options_.temperature;
+    fo.entropy = true;
+    for (const std::vector<int>& micro : Pack(samples)) {
+      ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
+      ASSIGN_OR_RETURN(model::ForwardResult r, policy_->Forward(b, fo));
+      report.tokens += b.tokens.size();
+      ++report.micro_batches;
+      std::vector<float> dlogp(b.tokens.size(), 0.0f);
+      for (size_t k = 0; k < micro.size(); ++k) {
+        const int a = index[micro[k]];
+        const auto [g, i] = where[a];
+        const TrainSample& x = *all[a];
+        const size_t n = x.tokens.size();
+        GrpoSequence seq;
+        seq.mask = x.loss_mask;
+        seq.logp_old = x.behaviour_logprobs;
+        if (gc.beta > 0) seq.logp_ref = ref[a];
+        seq.logp.assign(n, 0.0f);
+        int len = 0;
+        for (size_t t = 1; t < n; ++t) {
+          if (!x.loss_mask[t]) continue;
+          seq.logp[t] = r.logp[b.seq_start[k] + t - 1];
+          entropy_sum += r.entropy[b.seq_start[k] + t - 1];
+          ++entropy_n;
+          ++len;
+        }
+        const double w = SequenceWeight(gc.aggregation, batch[g].samples.size(), len, g1 - g0,
+                                        total_tokens);
+        std::vector<float> dl;
+        SequenceTerms terms = SequenceObjective(seq, adv[g][i], w, gc, &dl);
+        J += terms.objective;
+        for (size_t t = 1; t < n; ++t) dlogp[b.seq_start[k] + t - 1] = dl[t];
+        if (stats_groups.size() < size_t(n_groups)) stats_groups.resize(n_groups);
+        GrpoGroup& sg = stats_groups[g];
+        if (sg.seqs.size() < batch[g].samples.size()) {
+          sg.seqs.resize(batch[g].samples.size());
+          sg.rewards = batch[g].rewards;
+        }
+        sg.seqs[i] = std::move(seq);
+      }
+      RETURN_IF_ERROR(policy_->Backward(dlogp.data()));
+    }
+    MinibatchReport rep;
+    ApplyUpdate(false, -J, &rep);
+    report.minibatches.push_back(rep);
+  }
+  // Batch statistics from the log-probs each group was trained with.
+  // (A non-finite log-prob, already reported as a skipped step, leaves the statistics empty.)
+  if (absl::StatusOr<GrpoResult> stats = ComputeGrpo(stats_groups, gc); stats.ok()) {
+    report.grpo = stats->stats;
+  }
+  report.entropy = entropy_n > 0 ? entropy_sum / entropy_n : 0.0;
+  return report;
+}
+
+absl::StatusOr<StepReport> Trainer::LmStep(const std::vector<TrainSample>& batch,
+                                           const LmStepOptions& lo) {
+  StepReport report;
+  std::vector<const TrainSample*> samples;
+  int64_t counted = 0, rows = 0;
+  for (const TrainSample& s : batch) {
+    samples.push_back(&s);
+    for (int m : s.loss_mask) counted += m != 0;
+    rows += s.tokens.size();
+  }
+  if (samples.empty()) return absl::InvalidArgumentError("LM step with no samples");
+  const bool idx_loss = lo.indexer_loss || lo.mode == model::AttentionMode::kDenseWarmup;
+  model::ForwardOptions fo;
+  fo.mode = lo.mode;
+  fo.indexer_loss = idx_loss;
+  fo.detach_indexer = true;
+  // Per-row mean KL summed over layers.
+  fo.indexer_loss_scale = lo.indexer_loss_weight / float(std::max<int64_t>(rows, 1));
+  policy_->ZeroGrad();
+  double loss = 0, kl = 0, recall = 0;
+  int64_t kl_rows = 0;
+  for (const std::vector<int>& micro : Pack(samples)) {
+    ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
+    ASSIGN_OR_RETURN(model::ForwardResult r, policy_->Forward(b, fo));
+    report.tokens += b.tokens.size();
+    ++report.micro_batches;
+    std::vector<float> dlogp(b.tokens.size(), 0.0f);
+    for (size_t t = 0; t < b.tokens.size(); ++t) {
+      if (b.targets[t] < 0) continue;
+      loss -= r.logp[t] / std::max<int64_t>(counted, 1);
+      dlogp[t] = -1.0f / std::max<int64_t>(counted, 1);
+    }
+    for (const auto& st : r.indexer) {
+      kl += st.kl_sum;
+      recall += st.recall_sum;
+      kl_rows += st.rows;
+    }
+    RETURN_IF_ERROR(policy_->Backward(lo.lm_loss ? dlogp.data() : nullptr));
+  }
+  const int layers = std::max(1, policy_->dims().n_layers);
+  report.indexer_kl = kl_rows > 0 ? kl / kl_rows : 0.0;
+  report.indexer_recall = kl_rows > 0 ? recall / kl_rows : 0.0;
+  double total = lo.lm_loss ? loss : 0.0;
+  if (idx_loss) total += lo.indexer_loss_weight * report.indexer_kl * layers;
+  MinibatchReport rep;
+  ApplyUpdate(lo.indexer_only, total, &rep);
+  report.minibatches.push_back(rep);
+  return report;
+}
+
+}  // namespace dsarl::learner

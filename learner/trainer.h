@@ -1,0 +1,118 @@
+// The trainer: turns groups of trajectories into optimizer steps. It packs whole sequences into
+// micro-batches by token budget, computes reference log-probs with a frozen reference model, runs
+// the model's forward and backward under each trajectory's kept sets and recorded experts, and
+// normalizes over the whole (mini-)batch before splitting, so an update does not depend on how the
+// batch was split. Several mini-batch updates per rollout batch; non-finite steps are skipped.
+// The same trainer runs the LM (SFT) and DSA-stage losses.
+#ifndef DSARL_LEARNER_TRAINER_H_
+#define DSARL_LEARNER_TRAINER_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "learner/grpo.h"
+#include "learner/optimizer.h"
+#include "model/transformer.h"
+#include "proto/config.pb.h"
+
+namespace dsarl::learner {
+
+// One trajectory as the learner sees it. Token-in, token-out: exactly what the model saw.
+struct TrainSample {
+  std::vector<int> tokens;
+  std::vector<int> loss_mask;             // 1 for policy tokens; loss_mask[0] must be 0
+  std::vector<float> behaviour_logprobs;  // per token (used where loss_mask is 1)
+  std::vector<std::vector<int>> kept;     // per token, or empty (no truncation recorded)
+  std::vector<int> routed_experts;        // [tokens, n_moe_layers, experts_per_tok] or empty
+};
+
+struct TrainGroup {
+  std::vector<TrainSample> samples;
+  std::vector<double> rewards;            // one per sample
+};
+
+struct TrainerOptions {
+  GrpoConfig grpo;
+  AdamWConfig adam;
+  LrSchedule lr;
+  double grad_clip = 1.0;                 // 0 disables
+  int micro_batch_tokens = 4096;
+  int minibatches = 1;                    // optimizer steps per rollout batch
+  float temperature = 1.0f;               // the sampling temperature of the rollouts
+  model::AttentionMode mode = model::AttentionMode::kSparse;
+};
+
+TrainerOptions TrainerOptionsFromConfig(const proto::JobConfig& config);
+
+struct MinibatchReport {
+  double loss = 0;
+  double grad_norm = 0;                   // before clipping
+  double lr = 0;
+  bool skipped = false;                   // loss or gradient not finite: no update
+};
+
+struct StepReport {
+  std::vector<MinibatchReport> minibatches;
+  GrpoStats grpo;                         // over the rollout batch, each group at the policy it
+                                          // was trained with
+  double entropy = 0;                     // mean over counted tokens
+  double indexer_kl = 0, indexer_recall = 0;  // LM steps with the indexer loss (mean per row)
+  int64_t tokens = 0;                     // tokens forwarded (all, incl. context)
+  int micro_batches = 0;
+};
+
+struct LmStepOptions {
+  model::AttentionMode mode = model::AttentionMode::kSparse;
+  bool lm_loss = true;                    // mean NLL over loss-mask tokens
+  bool indexer_loss = false;              // SPEC §2 KL (always on in kDenseWarmup)
+  bool indexer_only = false;              // update only the indexers (DSA warm-up)
+  float indexer_loss_weight = 1.0f;       // weight of the per-row mean KL in the loss
+};
+
+class Trainer {
+ public:
+  // `reference` may be null when grpo.beta == 0. The trainer updates `policy` in place.
+  Trainer(model::Transformer* policy, std::unique_ptr<model::Transformer> reference,
+          TrainerOptions options);
+
+  // One rollout batch: reference log-probs, then `minibatches` optimizer steps over consecutive
+  // slices of the groups. InvalidArgument for malformed samples (lengths, mask, kept sets).
+  absl::StatusOr<StepReport> GrpoStep(const std::vector<TrainGroup>& batch);
+
+  // One optimizer step of the LM loss (SFT) and/or the indexer loss (DSA stages).
+  absl::StatusOr<StepReport> LmStep(const std::vector<TrainSample>& batch,
+                                    const LmStepOptions& options);
+
+  // Current log-probs of each sample's tokens under `model` (0 where loss_mask is 0), in
+  // micro-batches: what the reference model and evaluation need.
+  absl::StatusOr<std::vector<std::vector<float>>> LogProbs(model::Transformer* model,
+                                                           const std::vector<const TrainSample*>& samples);
+
+  int64_t step() const { return step_; }
+  void set_step(int64_t step) { step_ = step; }
+  AdamW& optimizer() { return *adam_; }
+  const TrainerOptions& options() const { return options_; }
+
+ private:
+  // Sample indices packed into micro-batches of at most micro_batch_tokens (>= 1 sample each).
+  std::vector<std::vector<int>> Pack(const std::vector<const TrainSample*>& samples) const;
+  absl::StatusOr<model::PackedBatch> Build(const std::vector<const TrainSample*>& samples,
+                                           const std::vector<int>& which) const;
+  // Clips, checks finiteness, steps the optimizer (or skips). Fills `report`.
+  void ApplyUpdate(bool indexer_only, double loss, MinibatchReport* report);
+
+  model::Transformer* policy_;
+  std::unique_ptr<model::Transformer> reference_;
+  TrainerOptions options_;
+  std::unique_ptr<AdamW> adam_;
+  std::unique_ptr<AdamW> indexer_adam_;
+  int64_t step_ = 0;
+};
+
+// Checks one sample's internal consistency against the model's vocabulary.
+absl::Status ValidateSample(const TrainSample& s, int vocab, int routed_per_token);
+
+}  // namespace dsarl::learner
+
+#endif  // DSARL_LEARNER_TRAINER_H_
