@@ -38,6 +38,7 @@ absl::StatusOr<Generator::StepResult> Generator::Step(
     const std::vector<int>& forced_experts) {
   const ModelDims& d = model_->dims();
   const ModelTensors& w = model_->weights();
+  const Backend& be = model_->backend();
   if (seqs.size() != tokens.size()) {
     return absl::InvalidArgumentError("generator: one token list per sequence is required");
   }
@@ -80,13 +81,13 @@ absl::StatusOr<Generator::StepResult> Generator::Step(
   StepResult r;
   if (M > 0) r.routed_experts.resize(size_t(T) * M * K);
   std::vector<float> x(size_t(T) * D), next(size_t(T) * D);
-  cpu::EmbeddingForward(x.data(), flat.data(), w.embed, T, D);
+  be.embedding_forward(x.data(), flat.data(), w.embed, T, D);
   std::vector<Cache*> cache(seqs.size());
   for (size_t i = 0; i < seqs.size(); ++i) cache[i] = &caches_[seqs[i]];
   int moe_index = 0;
   for (int l = 0; l < d.n_layers; ++l) {
     const LayerTensors& lw = w.layers[l];
-    LayerProject(&acts_, x.data(), pos.data(), lw, d, model_->rope(), T);
+    LayerProject(be, &acts_, x.data(), pos.data(), lw, d, model_->rope(), T);
     // Append this layer's new keys to each sequence's cache, then point every row at its cache.
     for (int t = 0; t < T; ++t) {
       Cache* c = cache[row_seq[t]];
@@ -104,7 +105,7 @@ absl::StatusOr<Generator::StepResult> Generator::Step(
       ik.base[t] = c->ki[l].data();
       ak.n_keys[t] = ik.n_keys[t] = pos[t] + 1;
     }
-    LayerAttend(&acts_, ak, ik, d, mode_ == AttentionMode::kSparse);
+    LayerAttend(be, &acts_, ak, ik, d, mode_ == AttentionMode::kSparse);
     std::vector<int> forced;
     if (lw.moe && !forced_experts.empty()) {
       forced.resize(size_t(T) * K);
@@ -112,7 +113,7 @@ absl::StatusOr<Generator::StepResult> Generator::Step(
         std::copy_n(&forced_experts[(size_t(t) * M + moe_index) * K], K, &forced[size_t(t) * K]);
       }
     }
-    LayerOutput(next.data(), &acts_, lw, d, forced.empty() ? nullptr : forced.data());
+    LayerOutput(be, next.data(), &acts_, lw, d, forced.empty() ? nullptr : forced.data());
     if (lw.moe) {
       for (int t = 0; t < T; ++t) {
         std::copy_n(&acts_.moe.experts[size_t(t) * K], K,
@@ -131,9 +132,9 @@ absl::StatusOr<Generator::StepResult> Generator::Step(
     row += tokens[i].size();
     std::copy_n(&x[size_t(row - 1) * D], D, &last[size_t(i) * D]);
   }
-  cpu::RmsNormForward(xn.data(), rstd.data(), last.data(), w.final_norm, n, D, d.eps);
+  be.rmsnorm_forward(xn.data(), rstd.data(), last.data(), w.final_norm, n, D, d.eps);
   r.logits.resize(size_t(n) * d.vocab);
-  cpu::MatmulForward(r.logits.data(), xn.data(), w.lm_head, n, D, d.vocab);
+  be.matmul_forward(r.logits.data(), xn.data(), w.lm_head, n, D, d.vocab);
   return r;
 }
 

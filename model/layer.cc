@@ -5,9 +5,6 @@
 
 namespace dsarl::model {
 
-using cpu::Gemm;
-using cpu::MatmulBackward;
-using cpu::MatmulForward;
 
 namespace {
 
@@ -21,7 +18,7 @@ float* Wuv(float* kv_b, const ModelDims& d, int h) {
 
 }  // namespace
 
-void LayerProject(LayerActs* a, const float* x, const int* pos, const LayerTensors& w,
+void LayerProject(const Backend& be, LayerActs* a, const float* x, const int* pos, const LayerTensors& w,
                   const ModelDims& d, const cpu::RopeTable& rope, int T) {
   const int D = d.d_model, H = d.n_heads, qk = d.qk_head(), kd = d.kv_dim();
   const int HI = d.index_heads, dI = d.index_dim;
@@ -29,34 +26,34 @@ void LayerProject(LayerActs* a, const float* x, const int* pos, const LayerTenso
   a->x_in.assign(x, x + size_t(T) * D);
   a->xn1.resize(size_t(T) * D);
   a->rstd1.resize(T);
-  cpu::RmsNormForward(a->xn1.data(), a->rstd1.data(), x, w.input_norm, T, D, d.eps);
+  be.rmsnorm_forward(a->xn1.data(), a->rstd1.data(), x, w.input_norm, T, D, d.eps);
   // Query path: c_q = RMSNorm(W_dq x); q = W_uq c_q, rope on each head's last `rope` dims.
   a->qa.resize(size_t(T) * d.q_lora);
   a->cq.resize(size_t(T) * d.q_lora);
   a->rstd_q.resize(T);
-  MatmulForward(a->qa.data(), a->xn1.data(), w.q_a, T, D, d.q_lora);
-  cpu::RmsNormForward(a->cq.data(), a->rstd_q.data(), a->qa.data(), w.q_a_norm, T, d.q_lora,
+  be.matmul_forward(a->qa.data(), a->xn1.data(), w.q_a, T, D, d.q_lora);
+  be.rmsnorm_forward(a->cq.data(), a->rstd_q.data(), a->qa.data(), w.q_a_norm, T, d.q_lora,
                       d.eps);
   a->q.resize(size_t(T) * H * qk);
-  MatmulForward(a->q.data(), a->cq.data(), w.q_b, T, d.q_lora, H * qk);
-  cpu::RopeInterleaved(a->q.data(), pos, rope, T, H, H * qk, qk, d.nope, false);
+  be.matmul_forward(a->q.data(), a->cq.data(), w.q_b, T, d.q_lora, H * qk);
+  be.rope_interleaved(a->q.data(), pos, rope, T, H, H * qk, qk, d.nope, false);
   // Key path: [c_kv ; k_rope] = W_dkv x (one matrix), c_kv normalized, k_rope rotated.
   a->kva.resize(size_t(T) * kd);
-  MatmulForward(a->kva.data(), a->xn1.data(), w.kv_a, T, D, kd);
+  be.matmul_forward(a->kva.data(), a->xn1.data(), w.kv_a, T, D, kd);
   std::vector<float> lat(size_t(T) * d.d_c);
   a->rstd_kv.resize(T);
-  cpu::RmsNormForward(lat.data(), a->rstd_kv.data(), a->kva.data(), w.kv_a_norm, T, d.d_c, d.eps,
+  be.rmsnorm_forward(lat.data(), a->rstd_kv.data(), a->kva.data(), w.kv_a_norm, T, d.d_c, d.eps,
                       kd);
   a->kv.resize(size_t(T) * kd);
   for (int t = 0; t < T; ++t) {
     std::copy_n(&lat[size_t(t) * d.d_c], d.d_c, &a->kv[size_t(t) * kd]);
     std::copy_n(&a->kva[size_t(t) * kd + d.d_c], d.rope, &a->kv[size_t(t) * kd + d.d_c]);
   }
-  cpu::RopeInterleaved(a->kv.data(), pos, rope, T, 1, kd, kd, d.d_c, false);
+  be.rope_interleaved(a->kv.data(), pos, rope, T, 1, kd, kd, d.d_c, false);
   // Absorbed queries: [W_uk,h^T q_nope,h ; q_rope,h].
   a->qabs.resize(size_t(T) * H * kd);
   for (int h = 0; h < H; ++h) {
-    Gemm(false, false, T, d.d_c, d.nope, 1.0f, a->q.data() + size_t(h) * qk, H * qk,
+    be.gemm(false, false, T, d.d_c, d.nope, 1.0f, a->q.data() + size_t(h) * qk, H * qk,
          Wuk(w.kv_b, d, h), d.d_c, 0.0f, a->qabs.data() + size_t(h) * kd, H * kd);
   }
   for (int t = 0; t < T; ++t) {
@@ -68,24 +65,24 @@ void LayerProject(LayerActs* a, const float* x, const int* pos, const LayerTenso
   // Lightning indexer: q_I = W_qI c_q, k_I = LayerNorm(W_kI x), w = W_w x * H_I^-0.5; rotate-half
   // rope on the first `rope` dims of each.
   a->qi.resize(size_t(T) * HI * dI);
-  MatmulForward(a->qi.data(), a->cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI);
-  cpu::RopeHalf(a->qi.data(), pos, rope, T, HI, HI * dI, dI, 0, false);
+  be.matmul_forward(a->qi.data(), a->cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI);
+  be.rope_half(a->qi.data(), pos, rope, T, HI, HI * dI, dI, 0, false);
   a->ki_pre.resize(size_t(T) * dI);
   a->ki.resize(size_t(T) * dI);
   a->ki_mean.resize(T);
   a->ki_rstd.resize(T);
-  MatmulForward(a->ki_pre.data(), a->xn1.data(), w.idx_wk, T, D, dI);
-  cpu::LayerNormForward(a->ki.data(), a->ki_mean.data(), a->ki_rstd.data(), a->ki_pre.data(),
+  be.matmul_forward(a->ki_pre.data(), a->xn1.data(), w.idx_wk, T, D, dI);
+  be.layernorm_forward(a->ki.data(), a->ki_mean.data(), a->ki_rstd.data(), a->ki_pre.data(),
                         w.idx_k_norm_w, w.idx_k_norm_b, T, dI, 1e-6f);
-  cpu::RopeHalf(a->ki.data(), pos, rope, T, 1, dI, dI, 0, false);
+  be.rope_half(a->ki.data(), pos, rope, T, 1, dI, dI, 0, false);
   a->wi.resize(size_t(T) * HI);
-  MatmulForward(a->wi.data(), a->xn1.data(), w.idx_weights, T, D, HI);
+  be.matmul_forward(a->wi.data(), a->xn1.data(), w.idx_weights, T, D, HI);
   const float ws = 1.0f / std::sqrt(float(HI));
   for (float& v : a->wi) v *= ws;
   a->has_indexer_grad = false;
 }
 
-void LayerAttend(LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows& index_keys,
+void LayerAttend(const Backend& be, LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows& index_keys,
                  const ModelDims& d, bool sparse) {
   const int T = a->T, H = d.n_heads;
   cpu::AttentionShape sh{H, d.d_c, d.rope, d.attn_scale()};
@@ -98,43 +95,43 @@ void LayerAttend(LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows
   if (sparse && beyond_topk) {
     a->topk = d.index_topk;
     a->indices.resize(size_t(T) * a->topk);
-    cpu::IndexerSelect(a->indices.data(), a->qi.data(), a->wi.data(), index_keys,
+    be.indexer_select(a->indices.data(), a->qi.data(), a->wi.data(), index_keys,
                        cpu::IndexerShape{d.index_heads, d.index_dim}, T, a->topk);
     cpu::KeyRows sparse_keys = attn_keys;
     sparse_keys.indices = a->indices.data();
     sparse_keys.topk = a->topk;
-    cpu::AttentionForward(a->o.data(), a->lse.data(), a->qabs.data(), sparse_keys, sh, T);
+    be.attention_forward(a->o.data(), a->lse.data(), a->qabs.data(), sparse_keys, sh, T);
   } else {
     a->topk = 0;
     a->indices.clear();
-    cpu::AttentionForward(a->o.data(), a->lse.data(), a->qabs.data(), attn_keys, sh, T);
+    be.attention_forward(a->o.data(), a->lse.data(), a->qabs.data(), attn_keys, sh, T);
   }
 }
 
-void LayerOutput(float* out, LayerActs* a, const LayerTensors& w, const ModelDims& d,
+void LayerOutput(const Backend& be, float* out, LayerActs* a, const LayerTensors& w, const ModelDims& d,
                  const int* forced_experts) {
   const int T = a->T, D = d.d_model, H = d.n_heads;
   a->v.resize(size_t(T) * H * d.v_head);
   for (int h = 0; h < H; ++h) {
-    MatmulForward(a->v.data() + size_t(h) * d.v_head, a->o.data() + size_t(h) * d.d_c,
+    be.matmul_forward(a->v.data() + size_t(h) * d.v_head, a->o.data() + size_t(h) * d.d_c,
                   Wuv(w.kv_b, d, h), T, d.d_c, d.v_head, false, H * d.v_head, H * d.d_c);
   }
   a->x_mid = a->x_in;
-  MatmulForward(a->x_mid.data(), a->v.data(), w.o_proj, T, H * d.v_head, D, true);
+  be.matmul_forward(a->x_mid.data(), a->v.data(), w.o_proj, T, H * d.v_head, D, true);
   a->xn2.resize(size_t(T) * D);
   a->rstd2.resize(T);
-  cpu::RmsNormForward(a->xn2.data(), a->rstd2.data(), a->x_mid.data(), w.post_norm, T, D, d.eps);
+  be.rmsnorm_forward(a->xn2.data(), a->rstd2.data(), a->x_mid.data(), w.post_norm, T, D, d.eps);
   std::copy(a->x_mid.begin(), a->x_mid.end(), out);
   if (w.moe) {
     std::vector<float> y(size_t(T) * D);
-    cpu::MoeForward(y.data(), &a->moe, a->xn2.data(), w, d, forced_experts, T);
+    be.moe_forward(y.data(), &a->moe, a->xn2.data(), w, d, forced_experts, T);
     for (size_t i = 0; i < y.size(); ++i) out[i] += y[i];
   } else {
-    cpu::MlpForward(out, &a->mlp, a->xn2.data(), w.mlp, T, D, true);
+    be.mlp_forward(out, &a->mlp, a->xn2.data(), w.mlp, T, D, true);
   }
 }
 
-void LayerBackward(float* dx, const LayerTensors& g, const float* dout, const LayerActs& a,
+void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const float* dout, const LayerActs& a,
                    const LayerTensors& w, const ModelDims& d, const cpu::RopeTable& rope,
                    const int* pos, const cpu::KeyRows& attn_keys, bool lm, bool detach_indexer) {
   const int T = a.T, D = d.d_model, H = d.n_heads, qk = d.qk_head(), kd = d.kv_dim();
@@ -144,20 +141,20 @@ void LayerBackward(float* dx, const LayerTensors& g, const float* dout, const La
     // out = x_mid + FFN(RMSNorm(x_mid))
     std::vector<float> dxmid(dout, dout + size_t(T) * D), dxn2(size_t(T) * D, 0.0f);
     if (w.moe) {
-      cpu::MoeBackward(dxn2.data(), g, dout, a.xn2.data(), a.moe, w, d, T);
+      be.moe_backward(dxn2.data(), g, dout, a.xn2.data(), a.moe, w, d, T);
     } else {
-      cpu::MlpBackward(dxn2.data(), g.mlp, dout, a.xn2.data(), a.mlp, w.mlp, T, D);
+      be.mlp_backward(dxn2.data(), g.mlp, dout, a.xn2.data(), a.mlp, w.mlp, T, D);
     }
-    cpu::RmsNormBackward(dxmid.data(), g.post_norm, dxn2.data(), a.x_mid.data(), w.post_norm,
+    be.rmsnorm_backward(dxmid.data(), g.post_norm, dxn2.data(), a.x_mid.data(), w.post_norm,
                          a.rstd2.data(), T, D);
     // x_mid = x_in + o_proj(v)
     for (size_t i = 0; i < dxmid.size(); ++i) dx[i] += dxmid[i];
     std::vector<float> dv(size_t(T) * H * d.v_head, 0.0f);
-    MatmulBackward(dv.data(), g.o_proj, dxmid.data(), a.v.data(), w.o_proj, T, H * d.v_head, D);
+    be.matmul_backward(dv.data(), g.o_proj, dxmid.data(), a.v.data(), w.o_proj, T, H * d.v_head, D);
     // v_h = W_uv,h o_h
     std::vector<float> d_o(size_t(T) * H * d.d_c, 0.0f);
     for (int h = 0; h < H; ++h) {
-      MatmulBackward(d_o.data() + size_t(h) * d.d_c, Wuv(g.kv_b, d, h),
+      be.matmul_backward(d_o.data() + size_t(h) * d.d_c, Wuv(g.kv_b, d, h),
                      dv.data() + size_t(h) * d.v_head, a.o.data() + size_t(h) * d.d_c,
                      Wuv(w.kv_b, d, h), T, d.d_c, d.v_head, H * d.v_head, H * d.d_c, H * d.d_c);
     }
@@ -169,14 +166,14 @@ void LayerBackward(float* dx, const LayerTensors& g, const float* dout, const La
       keys.topk = a.topk;
     }
     std::vector<float> dqabs(size_t(T) * H * kd, 0.0f), dkv(size_t(T) * kd, 0.0f);
-    cpu::AttentionBackward(dqabs.data(), dkv.data(), d_o.data(), a.qabs.data(), a.kv.data(), keys,
+    be.attention_backward(dqabs.data(), dkv.data(), d_o.data(), a.qabs.data(), a.kv.data(), keys,
                            a.o.data(), a.lse.data(), sh, T, T);
     // qabs_h = [q_nope,h W_uk,h ; q_rope,h]
     std::vector<float> dq(size_t(T) * H * qk, 0.0f);
     for (int h = 0; h < H; ++h) {
-      Gemm(false, true, T, d.nope, d.d_c, 1.0f, dqabs.data() + size_t(h) * kd, H * kd,
+      be.gemm(false, true, T, d.nope, d.d_c, 1.0f, dqabs.data() + size_t(h) * kd, H * kd,
            Wuk(w.kv_b, d, h), d.d_c, 1.0f, dq.data() + size_t(h) * qk, H * qk);
-      Gemm(true, false, d.nope, d.d_c, T, 1.0f, a.q.data() + size_t(h) * qk, H * qk,
+      be.gemm(true, false, d.nope, d.d_c, T, 1.0f, a.q.data() + size_t(h) * qk, H * qk,
            dqabs.data() + size_t(h) * kd, H * kd, 1.0f, Wuk(g.kv_b, d, h), d.d_c);
     }
     for (int t = 0; t < T; ++t) {
@@ -186,18 +183,18 @@ void LayerBackward(float* dx, const LayerTensors& g, const float* dout, const La
         for (int c = 0; c < d.rope; ++c) dst[c] += src[c];
       }
     }
-    cpu::RopeInterleaved(dq.data(), pos, rope, T, H, H * qk, qk, d.nope, true);
-    MatmulBackward(dcq.data(), g.q_b, dq.data(), a.cq.data(), w.q_b, T, d.q_lora, H * qk);
+    be.rope_interleaved(dq.data(), pos, rope, T, H, H * qk, qk, d.nope, true);
+    be.matmul_backward(dcq.data(), g.q_b, dq.data(), a.cq.data(), w.q_b, T, d.q_lora, H * qk);
     // kv = [RMSNorm(kva[:d_c]) ; rope(kva[d_c:])]
-    cpu::RopeInterleaved(dkv.data(), pos, rope, T, 1, kd, kd, d.d_c, true);
+    be.rope_interleaved(dkv.data(), pos, rope, T, 1, kd, kd, d.d_c, true);
     std::vector<float> dlat(size_t(T) * d.d_c), dkva(size_t(T) * kd, 0.0f);
     for (int t = 0; t < T; ++t) {
       std::copy_n(&dkv[size_t(t) * kd], d.d_c, &dlat[size_t(t) * d.d_c]);
       std::copy_n(&dkv[size_t(t) * kd + d.d_c], d.rope, &dkva[size_t(t) * kd + d.d_c]);
     }
-    cpu::RmsNormBackward(dkva.data(), g.kv_a_norm, dlat.data(), a.kva.data(), w.kv_a_norm,
+    be.rmsnorm_backward(dkva.data(), g.kv_a_norm, dlat.data(), a.kva.data(), w.kv_a_norm,
                          a.rstd_kv.data(), T, d.d_c, kd, kd);
-    MatmulBackward(dxn1.data(), g.kv_a, dkva.data(), a.xn1.data(), w.kv_a, T, D, kd);
+    be.matmul_backward(dxn1.data(), g.kv_a, dkva.data(), a.xn1.data(), w.kv_a, T, D, kd);
   }
   if (a.has_indexer_grad) {
     // Indexer loss gradients: through rope, LayerNorm and the three projections. Detached, they
@@ -205,26 +202,26 @@ void LayerBackward(float* dx, const LayerTensors& g, const float* dout, const La
     float* dcq_i = detach_indexer ? nullptr : dcq.data();
     float* dxn1_i = detach_indexer ? nullptr : dxn1.data();
     std::vector<float> dqi(a.dqi);
-    cpu::RopeHalf(dqi.data(), pos, rope, T, HI, HI * dI, dI, 0, true);
-    MatmulBackward(dcq_i, g.idx_wq_b, dqi.data(), a.cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI);
+    be.rope_half(dqi.data(), pos, rope, T, HI, HI * dI, dI, 0, true);
+    be.matmul_backward(dcq_i, g.idx_wq_b, dqi.data(), a.cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI);
     std::vector<float> dki(a.dki), dki_pre(size_t(T) * dI, 0.0f);
-    cpu::RopeHalf(dki.data(), pos, rope, T, 1, dI, dI, 0, true);
-    cpu::LayerNormBackward(dki_pre.data(), g.idx_k_norm_w, g.idx_k_norm_b, dki.data(),
+    be.rope_half(dki.data(), pos, rope, T, 1, dI, dI, 0, true);
+    be.layernorm_backward(dki_pre.data(), g.idx_k_norm_w, g.idx_k_norm_b, dki.data(),
                            a.ki_pre.data(), w.idx_k_norm_w, a.ki_mean.data(), a.ki_rstd.data(), T,
                            dI);
-    MatmulBackward(dxn1_i, g.idx_wk, dki_pre.data(), a.xn1.data(), w.idx_wk, T, D, dI);
+    be.matmul_backward(dxn1_i, g.idx_wk, dki_pre.data(), a.xn1.data(), w.idx_wk, T, D, dI);
     std::vector<float> dwi(a.dwi);
     const float ws = 1.0f / std::sqrt(float(HI));
     for (float& v : dwi) v *= ws;
-    MatmulBackward(dxn1_i, g.idx_weights, dwi.data(), a.xn1.data(), w.idx_weights, T, D, HI);
+    be.matmul_backward(dxn1_i, g.idx_weights, dwi.data(), a.xn1.data(), w.idx_weights, T, D, HI);
   }
   if (!lm && detach_indexer) return;
   // c_q = RMSNorm(q_a(xn1)); xn1 = RMSNorm(x_in)
   std::vector<float> dqa(size_t(T) * d.q_lora, 0.0f);
-  cpu::RmsNormBackward(dqa.data(), g.q_a_norm, dcq.data(), a.qa.data(), w.q_a_norm,
+  be.rmsnorm_backward(dqa.data(), g.q_a_norm, dcq.data(), a.qa.data(), w.q_a_norm,
                        a.rstd_q.data(), T, d.q_lora);
-  MatmulBackward(dxn1.data(), g.q_a, dqa.data(), a.xn1.data(), w.q_a, T, D, d.q_lora);
-  cpu::RmsNormBackward(dx, g.input_norm, dxn1.data(), a.x_in.data(), w.input_norm,
+  be.matmul_backward(dxn1.data(), g.q_a, dqa.data(), a.xn1.data(), w.q_a, T, D, d.q_lora);
+  be.rmsnorm_backward(dx, g.input_norm, dxn1.data(), a.x_in.data(), w.input_norm,
                        a.rstd1.data(), T, D);
 }
 

@@ -3,12 +3,14 @@
 //   LayerProject  x -> queries, this block's new keys (MLA latent + rope key, indexer key)
 //   LayerAttend   indexer top-k (sparse) and attention over keys the caller laid out (KeyRows)
 //   LayerOutput   value up-projection, o_proj, residual, FFN/MoE, residual
-// Training keeps LayerActs for LayerBackward; generation points KeyRows at its caches.
+// Training keeps LayerActs for LayerBackward; generation points KeyRows at its caches. Every op
+// goes through the Backend table `be`.
 #ifndef DSARL_MODEL_LAYER_H_
 #define DSARL_MODEL_LAYER_H_
 
 #include <vector>
 
+#include "model/backend.h"
 #include "model/cpu/attention.h"
 #include "model/cpu/ffn.h"
 #include "model/cpu/indexer.h"
@@ -46,22 +48,22 @@ struct LayerActs {
 };
 
 // x: [T, D] block input; pos: [T] position of each row within its sequence.
-void LayerProject(LayerActs* a, const float* x, const int* pos, const LayerTensors& w,
+void LayerProject(const Backend& be, LayerActs* a, const float* x, const int* pos, const LayerTensors& w,
                   const ModelDims& d, const cpu::RopeTable& rope, int T);
 
 // Attention for the T rows. attn_keys/index_keys locate each row's MLA keys and indexer keys.
 // `sparse` selects top-k with the indexer first (a.indices), else attends densely.
-void LayerAttend(LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows& index_keys,
+void LayerAttend(const Backend& be, LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows& index_keys,
                  const ModelDims& d, bool sparse);
 
 // out: [T, D] block output. forced_experts: [T, k] or null.
-void LayerOutput(float* out, LayerActs* a, const LayerTensors& w, const ModelDims& d,
+void LayerOutput(const Backend& be, float* out, LayerActs* a, const LayerTensors& w, const ModelDims& d,
                  const int* forced_experts);
 
 // Backward of the whole block given dout [T, D]; adds into dx [T, D] and parameter grads g.
 // When `lm` is false only the indexer-loss gradients are propagated (DSA warm-up).
 // `detach_indexer` stops indexer-loss gradients at the indexer's inputs (c_q and the normed x).
-void LayerBackward(float* dx, const LayerTensors& g, const float* dout, const LayerActs& a,
+void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const float* dout, const LayerActs& a,
                    const LayerTensors& w, const ModelDims& d, const cpu::RopeTable& rope,
                    const int* pos, const cpu::KeyRows& attn_keys, bool lm, bool detach_indexer);
 

@@ -115,6 +115,7 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
     return absl::InvalidArgumentError("forward: temperature must be positive and finite");
   }
   have_forward_ = false;
+  const Backend& be = *backend_;
   batch_ = batch;
   options_ = options;
   const ModelDims& d = dims_;
@@ -129,16 +130,16 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
   ForwardResult r;
   if (M > 0) r.routed_experts.resize(size_t(T) * M * K);
   std::vector<float> x(size_t(T) * D), next(size_t(T) * D);
-  cpu::EmbeddingForward(x.data(), batch.tokens.data(), w_.embed, T, D);
+  be.embedding_forward(x.data(), batch.tokens.data(), w_.embed, T, D);
   acts_.resize(d.n_layers);
   int moe_index = 0;
   for (int l = 0; l < d.n_layers; ++l) {
     LayerActs& a = acts_[l];
     const LayerTensors& lw = w_.layers[l];
-    LayerProject(&a, x.data(), pos_.data(), lw, d, rope_, T);
+    LayerProject(be, &a, x.data(), pos_.data(), lw, d, rope_, T);
     const cpu::KeyRows attn_keys = Keys(a.kv, d.kv_dim());
     const cpu::KeyRows index_keys = Keys(a.ki, d.index_dim);
-    LayerAttend(&a, attn_keys, index_keys, d, sparse);
+    LayerAttend(be, &a, attn_keys, index_keys, d, sparse);
     if (idx_loss) {
       cpu::AttentionShape sh{d.n_heads, d.d_c, d.rope, d.attn_scale()};
       cpu::KeyRows target_keys = attn_keys;
@@ -148,13 +149,13 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
         target_keys.topk = a.topk;
       }
       auto target = [&](int row, float* p) {
-        cpu::AttentionTargetRow(p, a.qabs.data() + size_t(row) * d.n_heads * d.kv_dim(),
+        be.attention_target_row(p, a.qabs.data() + size_t(row) * d.n_heads * d.kv_dim(),
                                 a.lse.data() + size_t(row) * d.n_heads, target_keys, row, sh);
       };
       a.dqi.assign(a.qi.size(), 0.0f);
       a.dki.assign(a.ki.size(), 0.0f);
       a.dwi.assign(a.wi.size(), 0.0f);
-      cpu::IndexerLossStats st = cpu::IndexerLoss(
+      cpu::IndexerLossStats st = be.indexer_loss(
           a.dqi.data(), a.dki.data(), a.dwi.data(), a.qi.data(), a.ki.data(), a.wi.data(),
           index_keys, selected ? a.indices.data() : nullptr, d.index_topk, target,
           cpu::IndexerShape{d.index_heads, d.index_dim}, T, T, options.indexer_loss_scale);
@@ -168,7 +169,7 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
         std::copy_n(&batch.forced_experts[(size_t(t) * M + moe_index) * K], K, &forced[size_t(t) * K]);
       }
     }
-    LayerOutput(next.data(), &a, lw, d, forced.empty() ? nullptr : forced.data());
+    LayerOutput(be, next.data(), &a, lw, d, forced.empty() ? nullptr : forced.data());
     if (lw.moe) {
       for (int t = 0; t < T; ++t) {
         std::copy_n(&a.moe.experts[size_t(t) * K], K,
@@ -181,16 +182,16 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
   x_final_ = x;
   xn_final_.resize(size_t(T) * D);
   rstd_final_.resize(T);
-  cpu::RmsNormForward(xn_final_.data(), rstd_final_.data(), x.data(), w_.final_norm, T, D, d.eps);
+  be.rmsnorm_forward(xn_final_.data(), rstd_final_.data(), x.data(), w_.final_norm, T, D, d.eps);
   logits_.resize(size_t(T) * d.vocab);
-  cpu::MatmulForward(logits_.data(), xn_final_.data(), w_.lm_head, T, D, d.vocab);
+  be.matmul_forward(logits_.data(), xn_final_.data(), w_.lm_head, T, D, d.vocab);
   if (options.temperature != 1.0f) {
     const float inv = 1.0f / options.temperature;
     for (float& z : logits_) z *= inv;
   }
   r.logp.resize(T);
   if (options.entropy) r.entropy.resize(T);
-  cpu::LogProbForward(r.logp.data(), options.entropy ? r.entropy.data() : nullptr, logits_.data(),
+  be.logprob_forward(r.logp.data(), options.entropy ? r.entropy.data() : nullptr, logits_.data(),
                       batch.targets.data(), batch.kept.empty() ? nullptr : &batch.kept, T, d.vocab);
   have_forward_ = true;
   return r;
@@ -198,32 +199,33 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
 
 absl::Status Transformer::Backward(const float* dlogp) {
   if (!have_forward_) return absl::FailedPreconditionError("Backward called without Forward");
+  const Backend& be = *backend_;
   const ModelDims& d = dims_;
   const int T = batch_.tokens.size(), D = d.d_model;
   const bool lm = dlogp != nullptr;
   std::vector<float> dx(size_t(T) * D, 0.0f), dprev(size_t(T) * D);
   if (lm) {
     std::vector<float> dlogits(size_t(T) * d.vocab, 0.0f), dxn(size_t(T) * D, 0.0f);
-    cpu::LogProbBackward(dlogits.data(), dlogp, logits_.data(), batch_.targets.data(),
+    be.logprob_backward(dlogits.data(), dlogp, logits_.data(), batch_.targets.data(),
                          batch_.kept.empty() ? nullptr : &batch_.kept, T, d.vocab);
     if (options_.temperature != 1.0f) {  // logits_ = raw / temperature
       const float inv = 1.0f / options_.temperature;
       for (float& g : dlogits) g *= inv;
     }
-    cpu::MatmulBackward(dxn.data(), g_.lm_head, dlogits.data(), xn_final_.data(), w_.lm_head, T,
+    be.matmul_backward(dxn.data(), g_.lm_head, dlogits.data(), xn_final_.data(), w_.lm_head, T,
                         D, d.vocab);
-    cpu::RmsNormBackward(dx.data(), g_.final_norm, dxn.data(), x_final_.data(), w_.final_norm,
+    be.rmsnorm_backward(dx.data(), g_.final_norm, dxn.data(), x_final_.data(), w_.final_norm,
                          rstd_final_.data(), T, D);
   }
   for (int l = d.n_layers - 1; l >= 0; --l) {
     std::fill(dprev.begin(), dprev.end(), 0.0f);
     const cpu::KeyRows attn_keys = Keys(acts_[l].kv, d.kv_dim());
-    LayerBackward(dprev.data(), g_.layers[l], dx.data(), acts_[l], w_.layers[l], d, rope_,
+    LayerBackward(be, dprev.data(), g_.layers[l], dx.data(), acts_[l], w_.layers[l], d, rope_,
                   pos_.data(), attn_keys, lm, options_.detach_indexer);
     std::swap(dx, dprev);
   }
   if (lm || !options_.detach_indexer) {
-    cpu::EmbeddingBackward(g_.embed, dx.data(), batch_.tokens.data(), T, D);
+    be.embedding_backward(g_.embed, dx.data(), batch_.tokens.data(), T, D);
   }
   return absl::OkStatus();
 }

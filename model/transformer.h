@@ -61,6 +61,8 @@ class Transformer {
   float* grads() { return grads_.data(); }
   const ModelTensors& weights() const { return w_; }
   const cpu::RopeTable& rope() const { return rope_; }
+  // The op table every computation goes through (the CPU reference by default).
+  const Backend& backend() const { return *backend_; }
   // Activations of layer l from the last Forward (e.g. the selected top-k indices).
   const LayerActs& layer_acts(int l) const { return acts_[l]; }
 
@@ -80,6 +82,7 @@ class Transformer {
   cpu::KeyRows Keys(const std::vector<float>& buf, int width) const;
 
   ModelDims dims_;
+  const Backend* backend_ = &CpuBackend();
   ParamTable table_;
   std::vector<float> params_, grads_;
   ModelTensors w_, g_;
