@@ -1,6 +1,8 @@
 // Fast dense attention: rows that share a key base (one sequence) are taken in blocks, and scores,
 // softmax-weighted values and their gradients become sgemm calls on [block * H, n_keys] panels.
-// Sparse (top-k) rows go through the per-row reference loops, which touch only their k keys.
+// Sparse (top-k) rows gather their k keys into a panel per row and use small sgemm calls.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -57,12 +59,113 @@ void SoftmaxPanel(float* p, float* lse_out, const float* lse_in, const KeyRows& 
   }
 }
 
+// Sparse rows: each row gathers its selected keys into a contiguous panel [m, D] so the scores
+// and the weighted sum are two small sgemm calls (run single-threaded inside the row loop).
+void SparseForward(float* o, float* lse, const float* q, const KeyRows& keys,
+                   const AttentionShape& sh, int rows) {
+  const int D = sh.dim(), H = sh.heads, K = keys.topk;
+#pragma omp parallel if (rows >= 4)
+  {
+    std::vector<float> g(size_t(K) * D), p(size_t(H) * K);
+#pragma omp for schedule(dynamic, 8)
+    for (int i = 0; i < rows; ++i) {
+      const int* idx = keys.indices + size_t(i) * K;
+      const int n = keys.n_keys[i];
+      int m = 0;
+      for (int j = 0; j < K; ++j) {
+        if (idx[j] < 0 || idx[j] >= n) continue;
+        std::copy_n(keys.base[i] + size_t(idx[j]) * D, D, &g[size_t(m) * D]);
+        ++m;
+      }
+      float* oi = o + size_t(i) * H * sh.d_c;
+      if (m == 0) {
+        std::fill(oi, oi + H * sh.d_c, 0.0f);
+        for (int h = 0; h < H; ++h) lse[size_t(i) * H + h] = -std::numeric_limits<float>::infinity();
+        continue;
+      }
+      Gemm(false, true, H, m, D, sh.scale, q + size_t(i) * H * D, D, g.data(), D, 0.0f, p.data(), m);
+      for (int h = 0; h < H; ++h) {
+        float* row = &p[size_t(h) * m];
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j < m; ++j) mx = std::max(mx, row[j]);
+        double l = 0;
+        for (int j = 0; j < m; ++j) l += std::exp(row[j] - mx);
+        const float L = mx + float(std::log(l));
+        lse[size_t(i) * H + h] = L;
+        for (int j = 0; j < m; ++j) row[j] = std::exp(row[j] - L);
+      }
+      Gemm(false, false, H, sh.d_c, m, 1.0f, p.data(), m, g.data(), D, 0.0f, oi, sh.d_c);
+    }
+  }
+}
+
+void SparseBackward(float* dq, float* dkv, const float* d_o, const float* q, const float* kv,
+                    const KeyRows& keys, const float* o, const float* lse,
+                    const AttentionShape& sh, int rows, int kv_rows) {
+  const int D = sh.dim(), H = sh.heads, K = keys.topk;
+  const int nt = omp_get_max_threads();
+  std::vector<std::vector<float>> local(nt);
+#pragma omp parallel if (rows >= 4)
+  {
+    std::vector<float>& acc = local[omp_get_thread_num()];
+    acc.assign(size_t(kv_rows) * D, 0.0f);
+    std::vector<float> g(size_t(K) * D), dg(size_t(K) * D), p(size_t(H) * K), dp(size_t(H) * K);
+    std::vector<int> key(K);
+#pragma omp for schedule(static)
+    for (int i = 0; i < rows; ++i) {
+      const int* idx = keys.indices + size_t(i) * K;
+      const int n = keys.n_keys[i];
+      const size_t off = keys.base[i] - kv;
+      int m = 0;
+      for (int j = 0; j < K; ++j) {
+        if (idx[j] < 0 || idx[j] >= n) continue;
+        key[m] = idx[j];
+        std::copy_n(keys.base[i] + size_t(idx[j]) * D, D, &g[size_t(m) * D]);
+        ++m;
+      }
+      if (m == 0) continue;
+      const float* qi = q + size_t(i) * H * D;
+      const float* doi = d_o + size_t(i) * H * sh.d_c;
+      const float* oi = o + size_t(i) * H * sh.d_c;
+      // p = exp(scale q g^T - lse);  dp = do g[:, :d_c]^T;  ds = p (dp - do . o) scale
+      Gemm(false, true, H, m, D, sh.scale, qi, D, g.data(), D, 0.0f, p.data(), m);
+      Gemm(false, true, H, m, sh.d_c, 1.0f, doi, sh.d_c, g.data(), D, 0.0f, dp.data(), m);
+      for (int h = 0; h < H; ++h) {
+        const float L = lse[size_t(i) * H + h];
+        float delta = 0.0f;
+        for (int c = 0; c < sh.d_c; ++c) delta += doi[h * sh.d_c + c] * oi[h * sh.d_c + c];
+        float* pr = &p[size_t(h) * m];
+        float* dr = &dp[size_t(h) * m];
+        for (int j = 0; j < m; ++j) {
+          pr[j] = std::exp(pr[j] - L);
+          dr[j] = pr[j] * (dr[j] - delta) * sh.scale;
+        }
+      }
+      // dq += ds g;  dg = ds^T q + p^T do (value part)
+      Gemm(false, false, H, D, m, 1.0f, dp.data(), m, g.data(), D, 1.0f, dq + size_t(i) * H * D, D);
+      Gemm(true, false, m, D, H, 1.0f, dp.data(), m, qi, D, 0.0f, dg.data(), D);
+      Gemm(true, false, m, sh.d_c, H, 1.0f, p.data(), m, doi, sh.d_c, 1.0f, dg.data(), D);
+      for (int j = 0; j < m; ++j) {
+        float* dst = acc.data() + off + size_t(key[j]) * D;
+        const float* src = &dg[size_t(j) * D];
+        for (int c = 0; c < D; ++c) dst[c] += src[c];
+      }
+    }
+  }
+  const size_t total = size_t(kv_rows) * D;
+  for (int t = 0; t < nt; ++t) {
+    if (local[t].empty()) continue;
+    const float* a = local[t].data();
+    for (size_t k = 0; k < total; ++k) dkv[k] += a[k];
+  }
+}
+
 }  // namespace
 
 void AttentionForward(float* o, float* lse, const float* q, const KeyRows& keys,
                       const AttentionShape& sh, int rows) {
   if (keys.indices != nullptr) {
-    AttentionForwardReference(o, lse, q, keys, sh, rows);
+    SparseForward(o, lse, q, keys, sh, rows);
     return;
   }
   const int D = sh.dim(), H = sh.heads;
@@ -88,7 +191,7 @@ void AttentionBackward(float* dq, float* dkv, const float* d_o, const float* q, 
                        const KeyRows& keys, const float* o, const float* lse,
                        const AttentionShape& sh, int rows, int kv_rows) {
   if (keys.indices != nullptr) {
-    AttentionBackwardReference(dq, dkv, d_o, q, kv, keys, o, lse, sh, rows, kv_rows);
+    SparseBackward(dq, dkv, d_o, q, kv, keys, o, lse, sh, rows, kv_rows);
     return;
   }
   const int D = sh.dim(), H = sh.heads;
