@@ -8,6 +8,8 @@ namespace dsarl::cli {
 
 void RegisterConfigCommands(CommandTable* table);
 void RegisterDoctorCommand(CommandTable* table);
+void RegisterModelCommands(CommandTable* table);
+void RegisterStoreCommands(CommandTable* table);
 
 }  // namespace dsarl::cli
 

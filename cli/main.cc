@@ -10,5 +10,7 @@ int main(int argc, char** argv) {
   dsarl::cli::CommandTable table;
   dsarl::cli::RegisterConfigCommands(&table);
   dsarl::cli::RegisterDoctorCommand(&table);
+  dsarl::cli::RegisterModelCommands(&table);
+  dsarl::cli::RegisterStoreCommands(&table);
   return table.Main(std::vector<std::string>(argv + 1, argv + argc));
 }

@@ -1,0 +1,70 @@
+// Prompt leases (DESIGN: "a lease has a deadline; an expired lease goes back to the queue, so a
+// dead worker loses nothing") and staleness admission. Pure bookkeeping with an injected clock, so
+// tests drive time; the gRPC service calls it under one mutex.
+#ifndef DSARL_LEARNER_SCHEDULER_H_
+#define DSARL_LEARNER_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace dsarl::learner {
+
+struct LeaseInfo {
+  uint64_t lease_id = 0;
+  uint64_t prompt_id = 0;
+  uint32_t attempt = 0;     // with prompt_id, the idempotency key of the group
+  std::string worker;
+  int64_t deadline_ms = 0;
+};
+
+struct SchedulerState {
+  uint64_t cursor = 0;                        // slots handed out from the prompt order
+  std::map<uint64_t, uint32_t> next_attempt;  // per prompt
+};
+
+class PromptScheduler {
+ public:
+  // `prompts`: the training prompt ids; each epoch visits them in a fresh order drawn from
+  // (seed, epoch). `lease_timeout_ms`: how long a worker holds a prompt. `lease_id_base` makes
+  // lease ids unique across learner restarts (e.g. from the clock).
+  PromptScheduler(std::vector<uint64_t> prompts, uint64_t seed, int64_t lease_timeout_ms,
+                  uint64_t lease_id_base);
+
+  // Up to `n` leases for `worker`: expired or returned prompts first (with a new attempt), then
+  // new slots. Empty when there are no prompts.
+  std::vector<LeaseInfo> Lease(const std::string& worker, int n, int64_t now_ms);
+  // Ends a lease when its group arrives. NotFound when the lease is unknown (never issued, already
+  // completed, or expired and re-issued).
+  absl::StatusOr<LeaseInfo> Complete(uint64_t lease_id);
+  // Gives leases back (the worker will not finish them); returns how many were returned.
+  int Return(const std::string& worker, const std::vector<uint64_t>& lease_ids);
+  // Puts a prompt back in the retry queue (e.g. its group was refused as stale).
+  void Requeue(uint64_t prompt_id);
+  // Moves leases whose deadline passed back to the retry queue; returns how many.
+  int ExpireLeases(int64_t now_ms);
+
+  int queued() const { return retry_.size(); }
+  int leased() const { return leases_.size(); }
+  SchedulerState state() const { return state_; }
+  // Restores the position and attempt counters (resume); drops outstanding leases.
+  void Restore(const SchedulerState& state);
+
+ private:
+  uint64_t PromptAt(uint64_t slot) const;
+  std::vector<uint64_t> prompts_;
+  uint64_t seed_;
+  int64_t timeout_ms_;
+  uint64_t next_lease_id_;
+  SchedulerState state_;
+  std::deque<uint64_t> retry_;               // prompts waiting for a new attempt
+  std::map<uint64_t, LeaseInfo> leases_;     // by lease id
+};
+
+}  // namespace dsarl::learner
+
+#endif  // DSARL_LEARNER_SCHEDULER_H_
