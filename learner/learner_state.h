@@ -1,0 +1,76 @@
+// The learner's shared state between its gRPC service and its training loop: prompt leases,
+// group intake (idempotent, with staleness admission), the queue of groups waiting for training,
+// the published weights and the status counters. Every method is thread-safe.
+#ifndef DSARL_LEARNER_LEARNER_STATE_H_
+#define DSARL_LEARNER_LEARNER_STATE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "learner/scheduler.h"
+#include "proto/learner.pb.h"
+#include "store/store.h"
+
+namespace dsarl::learner {
+
+struct PublishedWeights {
+  int64_t version = 0;
+  std::string blob;        // safetensors image
+  uint32_t crc32c = 0;     // of blob
+};
+
+class LearnerState {
+ public:
+  // `store` must outlive this. `clock_ms` returns wall-clock milliseconds (tests inject time).
+  LearnerState(store::Store* store, uint64_t run_id, std::unique_ptr<PromptScheduler> scheduler,
+               int max_staleness, std::function<int64_t()> clock_ms);
+
+  // ---- called by the service ----
+  absl::StatusOr<proto::LeaseResponse> Lease(const std::string& worker, int max_prompts);
+  int ReturnLeases(const std::string& worker, const std::vector<uint64_t>& lease_ids);
+  // Outcomes: ACCEPTED (stored durably, queued for training), DUPLICATE (already stored), STALE
+  // (too old a policy; the prompt is re-queued), UNKNOWN_LEASE. Errors: InvalidArgument for a
+  // malformed group, or the store's error (nothing acknowledged).
+  absl::StatusOr<proto::SubmitGroupResponse> Submit(uint64_t lease_id, proto::Group group);
+  std::shared_ptr<const PublishedWeights> Weights() const;
+  proto::StatusResponse Status() const;
+
+  // ---- called by the training loop ----
+  // Waits until `n` groups are queued (or `stop()` turns true / the deadline passes) and takes
+  // up to n of them, oldest first.
+  std::vector<proto::Group> TakeGroups(int n, int64_t timeout_ms, const std::function<bool()>& stop);
+  // Puts groups back at the front of the queue (e.g. a step that failed before training).
+  void Requeue(std::vector<proto::Group> groups);
+  void Publish(std::shared_ptr<const PublishedWeights> weights);
+  void SetStep(int64_t step);
+  void SetFinished();
+  bool finished() const;
+  int64_t version() const;
+  SchedulerState scheduler_state() const;
+  // Queues groups found in the store at resume (received but not trained), without re-storing.
+  void AdmitRecovered(std::vector<proto::Group> groups);
+
+ private:
+  static int64_t MinPolicyVersion(const proto::Group& g);
+  store::Store* store_;
+  uint64_t run_id_;
+  int max_staleness_;
+  std::function<int64_t()> clock_ms_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<PromptScheduler> scheduler_;
+  std::deque<proto::Group> pending_;
+  std::shared_ptr<const PublishedWeights> weights_;
+  int64_t step_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace dsarl::learner
+
+#endif  // DSARL_LEARNER_LEARNER_STATE_H_

@@ -1,0 +1,145 @@
+#include "learner/service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/crc32c.h"
+#include "proto/grpc_status.h"
+
+namespace dsarl::learner {
+namespace {
+
+constexpr uint32_t kDefaultChunk = 1 << 20;
+constexpr uint32_t kMaxChunk = 4 << 20;
+
+// Streams one weights image in chunks; each chunk carries its own CRC-32C and the whole blob's.
+class WeightsWriter : public grpc::ServerWriteReactor<proto::WeightsChunk> {
+ public:
+  WeightsWriter(std::shared_ptr<const PublishedWeights> w, uint32_t chunk)
+      : w_(std::move(w)), chunk_size_(chunk) {
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (offset_ >= w_->blob.size() && !(w_->blob.empty() && !sent_any_)) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    const size_t n = std::min<size_t>(chunk_size_, w_->blob.size() - offset_);
+    msg_.set_version(w_->version);
+    msg_.set_offset(offset_);
+    msg_.set_data(w_->blob.data() + offset_, n);
+    msg_.set_total_bytes(w_->blob.size());
+    msg_.set_crc32c(Crc32c(w_->blob.data() + offset_, n));
+    msg_.set_blob_crc32c(w_->crc32c);
+    offset_ += n;
+    sent_any_ = true;
+    StartWrite(&msg_);
+  }
+  std::shared_ptr<const PublishedWeights> w_;
+  uint32_t chunk_size_;
+  size_t offset_ = 0;
+  bool sent_any_ = false;
+  proto::WeightsChunk msg_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* LearnerService::LeasePrompts(grpc::CallbackServerContext* ctx,
+                                                       const proto::LeaseRequest* req,
+                                                       proto::LeaseResponse* resp) {
+  auto* r = ctx->DefaultReactor();
+  auto out = state_->Lease(req->worker_id(), req->max_prompts());
+  if (out.ok()) *resp = std::move(*out);
+  r->Finish(ToGrpcStatus(out.status()));
+  return r;
+}
+
+grpc::ServerUnaryReactor* LearnerService::ReturnLeases(grpc::CallbackServerContext* ctx,
+                                                       const proto::ReturnLeasesRequest* req,
+                                                       proto::ReturnLeasesResponse* resp) {
+  auto* r = ctx->DefaultReactor();
+  resp->set_returned(state_->ReturnLeases(
+      req->worker_id(), std::vector<uint64_t>(req->lease_ids().begin(), req->lease_ids().end())));
+  r->Finish(grpc::Status::OK);
+  return r;
+}
+
+grpc::ServerUnaryReactor* LearnerService::SubmitGroup(grpc::CallbackServerContext* ctx,
+                                                      const proto::SubmitGroupRequest* req,
+                                                      proto::SubmitGroupResponse* resp) {
+  auto* r = ctx->DefaultReactor();
+  auto out = state_->Submit(req->lease_id(), req->group());
+  if (out.ok()) *resp = std::move(*out);
+  r->Finish(ToGrpcStatus(out.status()));
+  return r;
+}
+
+grpc::ServerWriteReactor<proto::WeightsChunk>* LearnerService::GetWeights(
+    grpc::CallbackServerContext*, const proto::GetWeightsRequest* req) {
+  auto w = state_->Weights();
+  if (req->version() != 0 && req->version() != w->version) {
+    // Only the current version is kept; the client asks again for it.
+    class Fail : public grpc::ServerWriteReactor<proto::WeightsChunk> {
+     public:
+      explicit Fail(grpc::Status s) { Finish(s); }
+      void OnDone() override { delete this; }
+    };
+    return new Fail(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                 absl::StrCat("version ", req->version(), " is gone; current is ",
+                                              w->version)));
+  }
+  uint32_t chunk = req->chunk_bytes() == 0 ? kDefaultChunk : std::min(req->chunk_bytes(), kMaxChunk);
+  return new WeightsWriter(std::move(w), std::max<uint32_t>(chunk, 1024));
+}
+
+grpc::ServerUnaryReactor* LearnerService::GetStatus(grpc::CallbackServerContext* ctx,
+                                                    const proto::StatusRequest*,
+                                                    proto::StatusResponse* resp) {
+  auto* r = ctx->DefaultReactor();
+  *resp = state_->Status();
+  r->Finish(grpc::Status::OK);
+  return r;
+}
+
+absl::StatusOr<std::unique_ptr<LearnerServer>> LearnerServer::Start(const std::string& address,
+                                                                    LearnerState* state) {
+  std::unique_ptr<LearnerServer> s(new LearnerServer());
+  s->service_ = std::make_unique<LearnerService>(state);
+  grpc::ServerBuilder b;
+  b.AddListeningPort(address, grpc::InsecureServerCredentials(), &s->port_);
+  b.RegisterService(s->service_.get());
+  b.SetMaxSendMessageSize(64 << 20);
+  b.SetMaxReceiveMessageSize(256 << 20);  // a group of long trajectories
+  s->server_ = b.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  }
+  return s;
+}
+
+LearnerServer::~LearnerServer() { Shutdown(); }
+
+std::shared_ptr<grpc::Channel> LearnerServer::InProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  return server_->InProcessChannel(args);
+}
+
+void LearnerServer::Shutdown() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+  }
+}
+
+}  // namespace dsarl::learner
