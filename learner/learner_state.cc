@@ -195,3 +195,12 @@ SchedulerState LearnerState::scheduler_state() const {
 }
 
 }  // namespace dsarl::learner
+
+namespace dsarl::learner {
+
+void LearnerState::RestoreScheduler(const SchedulerState& state) {
+  std::lock_guard<std::mutex> l(mu_);
+  scheduler_->Restore(state);
+}
+
+}  // namespace dsarl::learner

@@ -53,6 +53,7 @@ class LearnerState {
   bool finished() const;
   int64_t version() const;
   SchedulerState scheduler_state() const;
+  void RestoreScheduler(const SchedulerState& state);
   // Queues groups found in the store at resume (received but not trained), without re-storing.
   void AdmitRecovered(std::vector<proto::Group> groups);
 

@@ -1,0 +1,336 @@
+#include "learner/learner_job.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/crc32c.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "learner/convert.h"
+#include "model/checkpoint.h"
+#include "model/json.h"
+#include "proto/config_loader.h"
+
+namespace dsarl::learner {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool PromptSelected(const proto::Prompt& p, const proto::JobConfig& c) {
+  if (p.heldout()) return false;
+  if (p.difficulty() < c.envs().min_difficulty() || p.difficulty() > c.envs().max_difficulty()) {
+    return false;
+  }
+  if (c.envs().categories_size() == 0) return true;
+  for (const auto& cat : c.envs().categories()) {
+    if (cat == p.category()) return true;
+  }
+  return false;
+}
+
+// The reference policy and a fresh policy come from the same place: the configured checkpoint,
+// or a seeded random initialization.
+absl::StatusOr<std::unique_ptr<model::Transformer>> InitialModel(const proto::JobConfig& c) {
+  if (!c.model().checkpoint().empty()) return model::LoadCheckpoint(c.model().checkpoint());
+  ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
+  auto m = std::make_unique<model::Transformer>(dims);
+  m->InitRandom(c.seed());
+  return m;
+}
+
+std::string CheckpointDir(const proto::JobConfig& c, int64_t step) {
+  return absl::StrFormat("%s/checkpoints/step_%06d", c.output_dir(), step);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobConfig& config,
+                                                               LearnerJobOptions options) {
+  std::unique_ptr<LearnerJob> job(new LearnerJob());
+  job->config_ = config;
+  job->options_ = std::move(options);
+  if (!job->options_.progress) {
+    job->options_.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  }
+  const proto::JobConfig& c = job->config_;
+  store::OpenOptions so;
+  so.create_if_missing = true;
+  so.config = c.store();
+  ASSIGN_OR_RETURN(job->store_, store::Store::Open(c.output_dir() + "/store", so));
+  // The run: the latest one with this job's name resumes; otherwise a new one.
+  uint64_t existing = 0;
+  RETURN_IF_ERROR(job->store_->ScanRuns([&](const proto::RunRecord& r) {
+    if (r.name() == c.name()) existing = r.run_id();
+    return true;
+  }));
+  if (existing != 0) {
+    job->run_id_ = existing;
+  } else {
+    ASSIGN_OR_RETURN(job->run_id_, job->store_->NextRunId());
+    proto::RunRecord run;
+    run.set_run_id(job->run_id_);
+    run.set_name(c.name());
+    run.set_created_unix_ms(NowMs());
+    *run.mutable_config() = proto::WithDefaultsMaterialized(c);
+    RETURN_IF_ERROR(job->store_->PutRun(run));
+  }
+  // Training prompts.
+  std::vector<uint64_t> prompts;
+  RETURN_IF_ERROR(job->store_->ScanPrompts([&](const proto::Prompt& p) {
+    if (PromptSelected(p, c)) prompts.push_back(p.id());
+    return true;
+  }));
+  if (prompts.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        c.output_dir(), "/store has no training prompts for the configured categories and "
+                        "difficulties; synthesize environments first (dsarl envs synthesize)"));
+  }
+  // Policy, reference, trainer.
+  ASSIGN_OR_RETURN(job->policy_, InitialModel(c));
+  std::unique_ptr<model::Transformer> reference;
+  if (c.learner().kl_coef() > 0) {
+    ASSIGN_OR_RETURN(reference, InitialModel(c));
+  }
+  TrainerOptions to = TrainerOptionsFromConfig(c);
+  const int mb = std::max(1, c.learner().minibatches_per_step());
+  to.lr.total_steps = c.learner().total_steps() * mb;
+  to.lr.warmup_steps = c.learner().warmup_steps() * mb;
+  job->trainer_ = std::make_unique<Trainer>(job->policy_.get(), std::move(reference), to);
+  auto scheduler = std::make_unique<PromptScheduler>(
+      prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000),
+      static_cast<uint64_t>(NowMs()) << 16);
+  job->state_ = std::make_unique<LearnerState>(job->store_.get(), job->run_id_, std::move(scheduler),
+                                               c.learner().max_staleness(), NowMs);
+  RETURN_IF_ERROR(job->Resume());
+  RETURN_IF_ERROR(job->Publish());
+  ASSIGN_OR_RETURN(job->metrics_, MetricsWriter::Open(c.output_dir()));
+  const std::string listen =
+      job->options_.listen.empty() ? c.cluster().learner_listen() : job->options_.listen;
+  ASSIGN_OR_RETURN(job->server_, LearnerServer::Start(listen, job->state_.get()));
+  DSARL_LOG_INFO("learner: run {} {} at step {}, {} training prompts, listening on port {}",
+                 job->run_id_, job->resumed_ ? "resumed" : "started", job->step_, prompts.size(),
+                 job->server_->port());
+  return job;
+}
+
+LearnerJob::~LearnerJob() {
+  if (server_) server_->Shutdown();
+}
+
+absl::Status LearnerJob::Resume() {
+  auto latest = store_->LatestCheckpoint(run_id_);
+  int64_t ckpt_step = -1;
+  if (latest.ok()) {
+    const std::string dir = latest->path();
+    ASSIGN_OR_RETURN(auto loaded, model::LoadCheckpoint(dir));
+    if (loaded->table().total_floats() != policy_->table().total_floats()) {
+      return absl::FailedPreconditionError(absl::StrCat(dir, ": checkpoint shape differs from the config"));
+    }
+    std::copy_n(loaded->params(), policy_->table().total_floats(), policy_->params());
+    RETURN_IF_ERROR(trainer_->optimizer().Load(dir + "/optimizer.safetensors"));
+    std::ifstream in(dir + "/learner_state.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ASSIGN_OR_RETURN(model::Json st, model::ParseJson(ss.str()));
+    step_ = st.Find("step") ? st.Find("step")->int_value() : latest->step();
+    version_ = st.Find("version") ? st.Find("version")->int_value() : step_;
+    trainer_->set_step(st.Find("optimizer_step") ? st.Find("optimizer_step")->int_value() : 0);
+    SchedulerState sched;
+    if (const model::Json* cur = st.Find("cursor")) sched.cursor = cur->int_value();
+    state_->SetStep(step_);
+    ckpt_step = latest->step();
+    resumed_ = true;
+    // Attempts continue after every attempt stored for this run, so no new group collides with
+    // a stored one.
+    RETURN_IF_ERROR(store_->ScanGroups(
+        store::GroupQuery{run_id_, std::numeric_limits<int64_t>::min(),
+                          std::numeric_limits<int64_t>::max(), false},
+        [&](const proto::Group& g) {
+          uint32_t& next = sched.next_attempt[g.prompt_id()];
+          next = std::max(next, g.attempt() + 1);
+          return true;
+        }));
+    // (Restore goes through the state's scheduler.)
+    state_->RestoreScheduler(sched);
+    DSARL_LOG_INFO("learner: resumed from {} (step {}, version {})", dir, step_, version_);
+  } else if (latest.status().code() != absl::StatusCode::kNotFound) {
+    return latest.status();
+  }
+  // Groups received but not trained (step -1), and those trained after the checkpoint (their
+  // effect was lost with the process): train them now.
+  std::vector<proto::Group> recovered;
+  RETURN_IF_ERROR(store_->ScanGroups(
+      store::GroupQuery{run_id_, std::numeric_limits<int64_t>::min(),
+                        std::numeric_limits<int64_t>::max(), true},
+      [&](const proto::Group& g) {
+        if (g.step() < 0 || g.step() > ckpt_step) recovered.push_back(g);
+        return true;
+      }));
+  for (const proto::Group& g : recovered) {
+    if (g.step() >= 0) RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), -1));
+  }
+  if (!recovered.empty()) {
+    DSARL_LOG_INFO("learner: {} stored groups not yet trained are queued", recovered.size());
+  }
+  state_->AdmitRecovered(std::move(recovered));
+  return absl::OkStatus();
+}
+
+absl::Status LearnerJob::Publish() {
+  auto w = std::make_shared<PublishedWeights>();
+  w->version = version_;
+  ASSIGN_OR_RETURN(w->blob, model::SerializeWeights(*policy_, {{"version", std::to_string(version_)}}));
+  w->crc32c = Crc32c(w->blob);
+  state_->Publish(std::move(w));
+  return absl::OkStatus();
+}
+
+absl::Status LearnerJob::Checkpoint() {
+  const std::string dir = CheckpointDir(config_, step_);
+  RETURN_IF_ERROR(model::SaveCheckpoint(dir, *policy_,
+                                        {{"step", std::to_string(step_)},
+                                         {"version", std::to_string(version_)}}));
+  RETURN_IF_ERROR(trainer_->optimizer().Save(dir + "/optimizer.safetensors"));
+  model::Json st = model::Json::Object();
+  st.Set("step", model::Json::Int(step_));
+  st.Set("version", model::Json::Int(version_));
+  st.Set("optimizer_step", model::Json::Int(trainer_->step()));
+  st.Set("cursor", model::Json::Int(state_->scheduler_state().cursor));
+  {
+    std::ofstream out(dir + "/learner_state.json.tmp");
+    out << st.Dump(2) << "\n";
+    if (!out) return absl::InternalError(absl::StrCat(dir, "/learner_state.json: write failed"));
+  }
+  std::filesystem::rename(dir + "/learner_state.json.tmp", dir + "/learner_state.json");
+  proto::CheckpointRecord rec;
+  rec.set_run_id(run_id_);
+  rec.set_step(step_);
+  rec.set_policy_version(version_);
+  rec.set_path(dir);
+  rec.set_unix_ms(NowMs());
+  RETURN_IF_ERROR(store_->PutCheckpoint(rec));
+  DSARL_LOG_INFO("learner: checkpoint {} written", dir);
+  return absl::OkStatus();
+}
+
+void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& groups,
+                        double seconds, int64_t oldest_version) {
+  std::map<std::string, double> m;
+  const GrpoStats& g = r.grpo;
+  m["reward/mean"] = g.reward_mean;
+  m["reward/std"] = g.reward_std;
+  m["advantage/std"] = g.advantage_std;
+  m["groups/all_equal_fraction"] = g.frac_groups_all_equal;
+  m["policy/clip_fraction"] = g.clip_fraction;
+  m["policy/masked_fraction"] = g.masked_fraction;
+  m["policy/kl"] = g.kl;
+  m["policy/mean_log_ratio"] = g.mean_log_ratio;
+  m["policy/entropy"] = r.entropy;
+  m["length/mean"] = g.mean_length;
+  m["staleness"] = double(version_ - 1 - oldest_version);
+  double loss = 0, gn = 0, lr = 0;
+  int skipped = 0;
+  for (const auto& mb : r.minibatches) {
+    loss += mb.loss / r.minibatches.size();
+    gn = std::max(gn, mb.grad_norm);
+    lr = mb.lr;
+    skipped += mb.skipped;
+  }
+  m["loss"] = loss;
+  m["grad_norm"] = gn;
+  m["lr"] = lr;
+  m["steps_skipped"] = skipped;
+  m["time/step_s"] = seconds;
+  m["throughput/train_tokens_per_s"] = r.tokens / std::max(seconds, 1e-9);
+  // Pass rate: share of trajectories whose verifier component (or whole reward) reached 1.
+  int pass = 0, n = 0;
+  std::map<std::string, std::pair<double, int>> components;
+  for (const proto::Group& grp : groups) {
+    for (const proto::Trajectory& t : grp.trajectories()) {
+      ++n;
+      double verifier = t.reward();
+      for (const auto& c : t.reward_components()) {
+        if (!c.applicable()) continue;
+        components[c.name()].first += c.value();
+        components[c.name()].second += 1;
+        if (c.name() == "verifier") verifier = c.value();
+      }
+      pass += verifier >= 1.0 - 1e-9;
+    }
+  }
+  m["reward/pass_rate"] = n > 0 ? double(pass) / n : 0.0;
+  for (const auto& [name, v] : components) m["reward/component/" + name] = v.first / v.second;
+  history_.push_back(m);
+  if (absl::Status s = metrics_->Write(step_, m); !s.ok()) {
+    DSARL_LOG_ERROR("learner: metrics: {}", std::string(s.message()));
+  }
+  total_seconds_ += seconds;
+  const double eta = (config_.learner().total_steps() - step_) * total_seconds_ / std::max<double>(history_.size(), 1);
+  options_.progress(absl::StrFormat(
+      "step %d/%d  reward %.3f  pass %.1f%%  kl %.4f  masked %.1f%%  clip %.1f%%  %.0f tok/s  "
+      "ETA %.0fs",
+      step_, config_.learner().total_steps(), g.reward_mean, 100 * m["reward/pass_rate"], g.kl,
+      100 * g.masked_fraction, 100 * g.clip_fraction, m["throughput/train_tokens_per_s"], eta));
+}
+
+absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
+  const proto::LearnerConfig& lc = config_.learner();
+  const auto stopping = [&] { return stop.load(); };
+  while (step_ < lc.total_steps() && !stop.load()) {
+    std::vector<proto::Group> groups = state_->TakeGroups(lc.prompts_per_step(), 1000, stopping);
+    if (static_cast<int>(groups.size()) < lc.prompts_per_step()) {
+      state_->Requeue(std::move(groups));
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    ConvertStats cs;
+    ASSIGN_OR_RETURN(std::vector<TrainGroup> train, ToTrainGroups(groups, policy_->dims(), &cs));
+    int64_t oldest = version_;
+    for (const proto::Group& g : groups) {
+      for (const auto& t : g.trajectories()) {
+        for (int i = 0; i < t.policy_versions_size(); ++i) {
+          if (t.loss_mask(i)) oldest = std::min<int64_t>(oldest, t.policy_versions(i));
+        }
+      }
+    }
+    StepReport report;
+    if (!train.empty()) {
+      auto r = trainer_->GrpoStep(train);
+      if (!r.ok()) {
+        state_->Requeue(std::move(groups));
+        return Annotate(r.status(), absl::StrCat("learner step ", step_ + 1));
+      }
+      report = std::move(*r);
+    }
+    ++step_;
+    ++version_;
+    RETURN_IF_ERROR(Publish());
+    for (const proto::Group& g : groups) {
+      RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), step_));
+    }
+    state_->SetStep(step_);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    Report(report, groups, secs, oldest);
+    if (cs.infra_errors > 0) {
+      DSARL_LOG_WARN("learner: step {}: {} trajectories with infrastructure errors left out",
+                     step_, cs.infra_errors);
+    }
+    if (lc.checkpoint_every() > 0 && step_ % lc.checkpoint_every() == 0) RETURN_IF_ERROR(Checkpoint());
+  }
+  RETURN_IF_ERROR(Checkpoint());
+  if (step_ >= lc.total_steps()) state_->SetFinished();
+  return absl::OkStatus();
+}
+
+}  // namespace dsarl::learner

@@ -1,0 +1,79 @@
+// The learner process: opens the job's store, starts (or resumes) a run, serves the Learner gRPC
+// service, and trains: each step takes prompts_per_step groups, runs the GRPO trainer, publishes
+// the new weights (version + 1), writes metrics (console progress, JSONL, TensorBoard) and, every
+// checkpoint_every steps, a checkpoint. Started again with the same config it resumes from its last
+// checkpoint and the store: groups received but not trained are trained, none twice.
+#ifndef DSARL_LEARNER_LEARNER_JOB_H_
+#define DSARL_LEARNER_LEARNER_JOB_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "learner/learner_state.h"
+#include "learner/metrics.h"
+#include "learner/service.h"
+#include "learner/trainer.h"
+#include "proto/config.pb.h"
+#include "store/store.h"
+
+namespace dsarl::learner {
+
+struct LearnerJobOptions {
+  std::string listen;                               // overrides cluster.learner_listen when set
+  std::function<void(const std::string&)> progress;  // one line per step (default: stderr)
+};
+
+class LearnerJob {
+ public:
+  // Errors: the store's (naming the directory), FailedPrecondition when the store has no training
+  // prompts for the config's categories and difficulties, the checkpoint's when resuming fails.
+  static absl::StatusOr<std::unique_ptr<LearnerJob>> Create(const proto::JobConfig& config,
+                                                            LearnerJobOptions options);
+  ~LearnerJob();
+
+  int port() const { return server_->port(); }
+  uint64_t run_id() const { return run_id_; }
+  int64_t step() const { return step_; }
+  bool resumed() const { return resumed_; }
+  LearnerState* state() { return state_.get(); }
+  store::Store* store() { return store_.get(); }
+  const model::Transformer& policy() const { return *policy_; }
+
+  // Trains until learner.total_steps steps are done (OK), or `stop` turns true (OK, after a
+  // checkpoint). Then tells workers the job is finished.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  // The metrics of every step trained by this process, in order.
+  const std::vector<std::map<std::string, double>>& history() const { return history_; }
+
+ private:
+  LearnerJob() = default;
+  absl::Status Resume();
+  absl::Status Checkpoint();
+  absl::Status Publish();
+  void Report(const StepReport& r, const std::vector<proto::Group>& groups, double seconds,
+              int64_t oldest_version);
+
+  proto::JobConfig config_;
+  LearnerJobOptions options_;
+  std::unique_ptr<store::Store> store_;
+  uint64_t run_id_ = 0;
+  std::unique_ptr<model::Transformer> policy_;
+  std::unique_ptr<Trainer> trainer_;
+  std::unique_ptr<LearnerState> state_;
+  std::unique_ptr<LearnerServer> server_;
+  std::unique_ptr<MetricsWriter> metrics_;
+  std::vector<std::map<std::string, double>> history_;
+  int64_t step_ = 0;
+  int64_t version_ = 0;
+  bool resumed_ = false;
+  double total_seconds_ = 0;
+};
+
+}  // namespace dsarl::learner
+
+#endif  // DSARL_LEARNER_LEARNER_JOB_H_
