@@ -9,7 +9,9 @@ namespace dsarl::cli {
 void RegisterConfigCommands(CommandTable* table);
 void RegisterDoctorCommand(CommandTable* table);
 void RegisterModelCommands(CommandTable* table);
+void RegisterLearnerCommand(CommandTable* table);
 void RegisterStoreCommands(CommandTable* table);
+void RegisterRewardsCommands(CommandTable* table);
 
 }  // namespace dsarl::cli
 

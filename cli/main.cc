@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   dsarl::cli::RegisterConfigCommands(&table);
   dsarl::cli::RegisterDoctorCommand(&table);
   dsarl::cli::RegisterModelCommands(&table);
+  dsarl::cli::RegisterLearnerCommand(&table);
   dsarl::cli::RegisterStoreCommands(&table);
+  dsarl::cli::RegisterRewardsCommands(&table);
   return table.Main(std::vector<std::string>(argv + 1, argv + argc));
 }

@@ -1,0 +1,39 @@
+// `dsarl learner --config X`: the learner process of a cluster job.
+#include <iostream>
+
+#include "base/status_macros.h"
+#include "cli/commands.h"
+#include "cli/signals.h"
+#include "learner/learner_job.h"
+#include "proto/config_loader.h"
+
+namespace dsarl::cli {
+
+void RegisterLearnerCommand(CommandTable* table) {
+  table->Add(Command{
+      .name = "learner",
+      .summary = "run the learner: serve prompts and weights to rollout workers, train with GRPO",
+      .description =
+          "Opens OUTPUT_DIR/store (environments must be synthesized there), starts or resumes the\n"
+          "run named by the config, listens for rollout workers (cluster.learner_listen, or\n"
+          "--listen), and trains until learner.total_steps. Ctrl-C checkpoints and stops; running\n"
+          "the same command again resumes. The port is printed as 'learner listening on PORT'.",
+      .flags = {FlagSpec{"config", "job config", ""},
+                FlagSpec{"set", "override a config field: path.to.field=value", "", false, true},
+                FlagSpec{"listen", "address to listen on (host:port; port 0 picks one)", ""}},
+      .run = [](const Args& args) -> absl::StatusOr<int> {
+        if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
+        ASSIGN_OR_RETURN(proto::JobConfig config,
+                         proto::LoadJobConfig(args.Get("config"), args.GetAll("set")));
+        std::atomic<bool>& stop = StopFlagOnSignals();
+        learner::LearnerJobOptions o;
+        o.listen = args.Get("listen");
+        ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(config, o));
+        std::cout << "learner listening on " << job->port() << std::endl;
+        RETURN_IF_ERROR(job->Run(stop));
+        std::cout << "learner finished at step " << job->step() << std::endl;
+        return 0;
+      }});
+}
+
+}  // namespace dsarl::cli
