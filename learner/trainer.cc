@@ -286,6 +286,9 @@ absl::StatusOr<StepReport> Trainer::LmStep(const std::vector<TrainSample>& batch
   policy_->ZeroGrad();
   double loss = 0, kl = 0, recall = 0;
   int64_t kl_rows = 0;
+  std::vector<double> layer_kl, layer_recall;
+  std::vector<int64_t> layer_rows, layer_recall_rows;
+  int64_t recall_rows = 0;
   for (const std::vector<int>& micro : Pack(samples)) {
     ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
     ASSIGN_OR_RETURN(model::ForwardResult r, policy_->Forward(b, fo));
@@ -297,20 +300,43 @@ absl::StatusOr<StepReport> Trainer::LmStep(const std::vector<TrainSample>& batch
       loss -= r.logp[t] / std::max<int64_t>(counted, 1);
       dlogp[t] = -1.0f / std::max<int64_t>(counted, 1);
     }
-    for (const auto& st : r.indexer) {
+    for (size_t l = 0; l < r.indexer.size(); ++l) {
+      const auto& st = r.indexer[l];
       kl += st.kl_sum;
       recall += st.recall_sum;
       kl_rows += st.rows;
+      recall_rows += st.recall_rows;
+      if (layer_kl.size() <= l) {
+        layer_kl.resize(l + 1, 0.0);
+        layer_recall.resize(l + 1, 0.0);
+        layer_rows.resize(l + 1, 0);
+        layer_recall_rows.resize(l + 1, 0);
+      }
+      layer_kl[l] += st.kl_sum;
+      layer_recall[l] += st.recall_sum;
+      layer_rows[l] += st.rows;
+      layer_recall_rows[l] += st.recall_rows;
     }
-    RETURN_IF_ERROR(policy_->Backward(lo.lm_loss ? dlogp.data() : nullptr));
+    if (!lo.no_update) RETURN_IF_ERROR(policy_->Backward(lo.lm_loss ? dlogp.data() : nullptr));
   }
+  for (size_t l = 0; l < layer_kl.size(); ++l) {
+    report.layer_kl.push_back(layer_rows[l] ? layer_kl[l] / layer_rows[l] : 0.0);
+    report.layer_recall.push_back(layer_recall_rows[l] ? layer_recall[l] / layer_recall_rows[l]
+                                                       : 1.0);
+  }
+  report.lm_loss = loss;
   const int layers = std::max(1, policy_->dims().n_layers);
   report.indexer_kl = kl_rows > 0 ? kl / kl_rows : 0.0;
-  report.indexer_recall = kl_rows > 0 ? recall / kl_rows : 0.0;
+  report.indexer_recall = recall_rows > 0 ? recall / recall_rows : 1.0;
   double total = lo.lm_loss ? loss : 0.0;
   if (idx_loss) total += lo.indexer_loss_weight * report.indexer_kl * layers;
   MinibatchReport rep;
-  ApplyUpdate(lo.indexer_only, total, &rep);
+  if (lo.no_update) {
+    rep.loss = total;
+    rep.skipped = true;
+  } else {
+    ApplyUpdate(lo.indexer_only, total, &rep);
+  }
   report.minibatches.push_back(rep);
   return report;
 }

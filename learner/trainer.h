@@ -58,6 +58,8 @@ struct StepReport {
                                           // was trained with
   double entropy = 0;                     // mean over counted tokens
   double indexer_kl = 0, indexer_recall = 0;  // LM steps with the indexer loss (mean per row)
+  std::vector<double> layer_kl, layer_recall;  // the same per layer
+  double lm_loss = 0;                          // LM steps: mean NLL over loss-mask tokens
   int64_t tokens = 0;                     // tokens forwarded (all, incl. context)
   int micro_batches = 0;
 };
@@ -67,6 +69,7 @@ struct LmStepOptions {
   bool lm_loss = true;                    // mean NLL over loss-mask tokens
   bool indexer_loss = false;              // SPEC §2 KL (always on in kDenseWarmup)
   bool indexer_only = false;              // update only the indexers (DSA warm-up)
+  bool no_update = false;                 // evaluate only: no backward, no optimizer step
   float indexer_loss_weight = 1.0f;       // weight of the per-row mean KL in the loss
 };
 

@@ -160,7 +160,7 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
           index_keys, selected ? a.indices.data() : nullptr, d.index_topk, target,
           cpu::IndexerShape{d.index_heads, d.index_dim}, T, T, options.indexer_loss_scale);
       a.has_indexer_grad = true;
-      r.indexer.push_back({st.kl_sum, st.recall_sum, st.rows});
+      r.indexer.push_back({st.kl_sum, st.recall_sum, st.rows, st.recall_rows});
     }
     std::vector<int> forced;
     if (lw.moe && !batch.forced_experts.empty()) {

@@ -39,8 +39,10 @@ struct ForwardOptions {
 
 struct LayerIndexerStats {
   double kl_sum = 0;       // sum over rows of the indexer KL
-  double recall_sum = 0;   // sum over rows of dense attention mass inside the top-k (dense modes)
+  double recall_sum = 0;   // sum over rows of dense attention mass inside the top-k (dense modes;
+                           // rows that see more than index_topk keys)
   int rows = 0;
+  int recall_rows = 0;
 };
 
 struct ForwardResult {

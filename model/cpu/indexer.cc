@@ -176,13 +176,14 @@ IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, co
       }
       stats[tid].kl_sum += kl;
       stats[tid].rows += 1;
-      if (support == nullptr && topk > 0) {
+      if (support == nullptr && topk > 0 && m > topk) {
         TopKRow(top.data(), all_scores.data(), m, topk);
         double r = 0;
         for (int j = 0; j < topk; ++j) {
           if (top[j] >= 0) r += p[top[j]];
         }
         stats[tid].recall_sum += r;
+        stats[tid].recall_rows += 1;
       }
       float* dk_local = dk == nullptr ? nullptr : local[tid].data() + (kb - k);
       // dKL/dI_s = softmax(I)_s - p_s; then through I_s = c sum_j w_j relu(q_j . k_s).
@@ -215,6 +216,7 @@ IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, co
     total.kl_sum += stats[t].kl_sum;
     total.recall_sum += stats[t].recall_sum;
     total.rows += stats[t].rows;
+    total.recall_rows += stats[t].recall_rows;
     if (dk != nullptr && !local[t].empty()) {
       for (size_t e = 0; e < local[t].size(); ++e) dk[e] += local[t][e];
     }

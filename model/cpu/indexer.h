@@ -37,8 +37,10 @@ using TargetFn = std::function<void(int row, float* p)>;
 
 struct IndexerLossStats {
   double kl_sum = 0;      // sum over rows of KL(p || softmax(I)) on the support
-  double recall_sum = 0;  // dense support only: sum over rows of p mass inside the row's top-k
+  double recall_sum = 0;  // dense support only: sum over rows of p mass inside the row's top-k,
+                          // over rows that see more than topk keys (others keep everything)
   int rows = 0;
+  int recall_rows = 0;    // rows counted in recall_sum
 };
 
 // Loss and gradients of sum_rows grad_scale * KL(p || softmax(I)) on each row's support: all
