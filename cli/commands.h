@@ -10,6 +10,7 @@ void RegisterConfigCommands(CommandTable* table);
 void RegisterDoctorCommand(CommandTable* table);
 void RegisterModelCommands(CommandTable* table);
 void RegisterLearnerCommand(CommandTable* table);
+void RegisterStageCommands(CommandTable* table);
 void RegisterStoreCommands(CommandTable* table);
 void RegisterRewardsCommands(CommandTable* table);
 

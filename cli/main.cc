@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   dsarl::cli::RegisterDoctorCommand(&table);
   dsarl::cli::RegisterModelCommands(&table);
   dsarl::cli::RegisterLearnerCommand(&table);
+  dsarl::cli::RegisterStageCommands(&table);
   dsarl::cli::RegisterStoreCommands(&table);
   dsarl::cli::RegisterRewardsCommands(&table);
   return table.Main(std::vector<std::string>(argv + 1, argv + argc));
