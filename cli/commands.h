@@ -3,6 +3,9 @@
 #define DSARL_CLI_COMMANDS_H_
 
 #include "cli/command.h"
+#include "proto/config.pb.h"
+#include "model/transformer.h"
+#include "rollout/eval.h"
 
 namespace dsarl::cli {
 
@@ -11,8 +14,24 @@ void RegisterDoctorCommand(CommandTable* table);
 void RegisterModelCommands(CommandTable* table);
 void RegisterLearnerCommand(CommandTable* table);
 void RegisterStageCommands(CommandTable* table);
+void RegisterJobCommands(CommandTable* table);
+void RegisterRunCommand(CommandTable* table);
 void RegisterStoreCommands(CommandTable* table);
 void RegisterRewardsCommands(CommandTable* table);
+void RegisterEnvsCommands(CommandTable* table);
+
+// Threads for a rollout worker and for the learner when they share this machine
+// (rollout.threads / learner.threads; 0 splits the cores between the learner and the workers).
+int WorkerThreads(const proto::JobConfig& config);
+int LearnerThreads(const proto::JobConfig& config);
+
+// Shared by `dsarl sft|eval` and `dsarl run`.
+// The configured checkpoint, or a seeded random initialization.
+absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(const proto::JobConfig& config);
+absl::StatusOr<std::string> RunSft(const proto::JobConfig& config, const std::string& data,
+                                   const std::string& out_dir);
+absl::StatusOr<rollout::EvalReport> RunEval(const proto::JobConfig& config,
+                                            const model::Transformer& policy, int k, int tasks);
 
 }  // namespace dsarl::cli
 

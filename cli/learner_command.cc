@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/signals.h"
 #include "learner/learner_job.h"
+#include "model/backend.h"
 #include "proto/config_loader.h"
 
 namespace dsarl::cli {
@@ -26,6 +27,7 @@ void RegisterLearnerCommand(CommandTable* table) {
         ASSIGN_OR_RETURN(proto::JobConfig config,
                          proto::LoadJobConfig(args.Get("config"), args.GetAll("set")));
         std::atomic<bool>& stop = StopFlagOnSignals();
+        model::SetCpuThreads(config.learner().threads());
         learner::LearnerJobOptions o;
         o.listen = args.Get("listen");
         ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(config, o));

@@ -13,7 +13,10 @@ int main(int argc, char** argv) {
   dsarl::cli::RegisterModelCommands(&table);
   dsarl::cli::RegisterLearnerCommand(&table);
   dsarl::cli::RegisterStageCommands(&table);
+  dsarl::cli::RegisterJobCommands(&table);
+  dsarl::cli::RegisterRunCommand(&table);
   dsarl::cli::RegisterStoreCommands(&table);
   dsarl::cli::RegisterRewardsCommands(&table);
+  dsarl::cli::RegisterEnvsCommands(&table);
   return table.Main(std::vector<std::string>(argv + 1, argv + argc));
 }

@@ -164,7 +164,8 @@ absl::StatusOr<int> RunTest(const Args& args) {
           std::cout << line << "\n";
           if (!details) continue;
           for (const auto& rc : s.components) {
-            if (!rc.details().empty()) std::cout << "         " << rc.name() << ": " << rc.details() << "\n";
+            if (!rc.details().empty())
+              std::cout << "         " << rc.name() << ": " << rc.details() << "\n";
           }
         }
         return absl::OkStatus();
@@ -172,8 +173,9 @@ absl::StatusOr<int> RunTest(const Args& args) {
   if (summary.trajectories() > rows) {
     std::cout << "(" << summary.trajectories() - rows << " more rows; --rows -1 prints all)\n";
   }
-  std::cout << "\n" << summary.trajectories() << " trajectories in " << groups << " groups from "
-            << path << "\n\n"
+  std::cout << "\n"
+            << summary.trajectories() << " trajectories in " << groups << " groups from " << path
+            << "\n\n"
             << summary.FormatTable();
   return summary.infra_errors() > 0 ? 3 : 0;
 }
@@ -210,8 +212,7 @@ void RegisterRewardsCommands(CommandTable* table) {
                 FlagSpec{"set", "override a config field: path.to.field=value", "", false, true},
                 FlagSpec{"rows", "trajectory rows to print (-1: all)", "20"},
                 FlagSpec{"details", "print every component's details under its row", "", true},
-                FlagSpec{"verdict-component", "stored component read as the verdict",
-                         "verifier"}},
+                FlagSpec{"verdict-component", "stored component read as the verdict", "verifier"}},
       .run = RunTest});
   table->Add(Command{
       .name = "rewards list",

@@ -110,8 +110,9 @@ absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobC
   auto scheduler = std::make_unique<PromptScheduler>(
       prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000),
       static_cast<uint64_t>(NowMs()) << 16);
-  job->state_ = std::make_unique<LearnerState>(job->store_.get(), job->run_id_, std::move(scheduler),
-                                               c.learner().max_staleness(), NowMs);
+  job->state_ = std::make_unique<LearnerState>(
+      job->store_.get(), job->run_id_, std::move(scheduler), c.learner().max_staleness(), NowMs,
+      c.learner().prompts_per_step() * (c.learner().max_staleness() + 1));
   RETURN_IF_ERROR(job->Resume());
   RETURN_IF_ERROR(job->Publish());
   ASSIGN_OR_RETURN(job->metrics_, MetricsWriter::Open(c.output_dir()));
@@ -328,7 +329,8 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     }
     if (lc.checkpoint_every() > 0 && step_ % lc.checkpoint_every() == 0) RETURN_IF_ERROR(Checkpoint());
   }
-  RETURN_IF_ERROR(Checkpoint());
+  auto last = store_->LatestCheckpoint(run_id_);
+  if (!last.ok() || last->step() != step_) RETURN_IF_ERROR(Checkpoint());
   if (step_ >= lc.total_steps()) state_->SetFinished();
   return absl::OkStatus();
 }

@@ -10,11 +10,12 @@ namespace dsarl::learner {
 
 LearnerState::LearnerState(store::Store* store, uint64_t run_id,
                            std::unique_ptr<PromptScheduler> scheduler, int max_staleness,
-                           std::function<int64_t()> clock_ms)
+                           std::function<int64_t()> clock_ms, int max_in_flight)
     : store_(store),
       run_id_(run_id),
       max_staleness_(max_staleness),
       clock_ms_(std::move(clock_ms)),
+      max_in_flight_(max_in_flight),
       scheduler_(std::move(scheduler)) {
   weights_ = std::make_shared<PublishedWeights>();
 }
@@ -27,6 +28,11 @@ absl::StatusOr<proto::LeaseResponse> LearnerState::Lease(const std::string& work
     resp.set_policy_version(weights_->version);
     resp.set_finished(finished_);
     if (finished_ || n <= 0) return resp;
+    scheduler_->ExpireLeases(clock_ms_());
+    if (max_in_flight_ > 0) {
+      n = std::min<int>(n, max_in_flight_ - scheduler_->leased() - static_cast<int>(pending_.size()));
+      if (n <= 0) return resp;  // the worker waits and asks again
+    }
     leases = scheduler_->Lease(worker, std::min(n, 256), clock_ms_());
   }
   for (const LeaseInfo& li : leases) {

@@ -28,8 +28,11 @@ struct PublishedWeights {
 class LearnerState {
  public:
   // `store` must outlive this. `clock_ms` returns wall-clock milliseconds (tests inject time).
+  // `max_in_flight` bounds prompts leased plus groups waiting for training (0 = unbounded): with
+  // it, workers cannot run ahead of the learner and every group is trained at most about
+  // max_staleness versions after its policy (use prompts_per_step * (max_staleness + 1)).
   LearnerState(store::Store* store, uint64_t run_id, std::unique_ptr<PromptScheduler> scheduler,
-               int max_staleness, std::function<int64_t()> clock_ms);
+               int max_staleness, std::function<int64_t()> clock_ms, int max_in_flight = 0);
 
   // ---- called by the service ----
   absl::StatusOr<proto::LeaseResponse> Lease(const std::string& worker, int max_prompts);
@@ -63,6 +66,7 @@ class LearnerState {
   uint64_t run_id_;
   int max_staleness_;
   std::function<int64_t()> clock_ms_;
+  int max_in_flight_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<PromptScheduler> scheduler_;

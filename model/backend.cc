@@ -1,5 +1,8 @@
 #include "model/backend.h"
 
+#include <cblas.h>
+#include <omp.h>
+
 namespace dsarl::model {
 
 const Backend& CpuBackend() {
@@ -30,5 +33,13 @@ const Backend& CpuBackend() {
   };
   return kCpu;
 }
+
+void SetCpuThreads(int n) {
+  if (n <= 0) return;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+int CpuThreads() { return omp_get_max_threads(); }
 
 }  // namespace dsarl::model

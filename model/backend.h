@@ -60,6 +60,12 @@ struct Backend {
 // The CPU reference backend (OpenBLAS + OpenMP).
 const Backend& CpuBackend();
 
+// Threads the CPU backend uses in this process (OpenMP team and OpenBLAS). n <= 0 keeps the
+// default (all hardware threads). Processes that share a machine (a learner beside rollout
+// workers) should split the cores: two thread teams spinning on the same cores slow both down.
+void SetCpuThreads(int n);
+int CpuThreads();
+
 }  // namespace dsarl::model
 
 #endif  // DSARL_MODEL_BACKEND_H_

@@ -1,0 +1,228 @@
+// `dsarl run --config X`: the whole job on this machine. Synthesizes the environments (once), runs
+// the SFT warm start (once), evaluates the held-out tasks, starts the learner in this process and
+// N rollout workers as child processes, supervises them (a dead worker is restarted), and
+// evaluates again at the end. Ctrl-C stops cleanly; the same command resumes.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "cli/commands.h"
+#include "cli/job_setup.h"
+#include "cli/signals.h"
+#include "learner/learner_job.h"
+#include "model/backend.h"
+#include "model/checkpoint.h"
+#include "proto/config_loader.h"
+
+namespace dsarl::cli {
+namespace {
+
+// Peak resident set of a process from /proc/PID/status (VmHWM), in MiB; 0 when unreadable.
+double PeakRssMiB(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+std::string SelfExe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "dsarl" : p.string();
+}
+
+struct WorkerProc {
+  pid_t pid = -1;
+  int restarts = 0;
+  double peak_rss_mib = 0;
+};
+
+pid_t SpawnWorker(const std::string& config_path, const std::vector<std::string>& sets, int port,
+                  int index, const std::string& log_path) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  // Child: its own log file, then exec the worker.
+  FILE* log = std::fopen(log_path.c_str(), "a");
+  if (log != nullptr) {
+    dup2(fileno(log), STDOUT_FILENO);
+    dup2(fileno(log), STDERR_FILENO);
+  }
+  std::vector<std::string> argv = {SelfExe(), "rollout", "--config", config_path, "--learner",
+                                   absl::StrCat("127.0.0.1:", port), "--worker-id",
+                                   absl::StrCat("worker-", index), "--give-up-after", "120"};
+  for (const auto& s : sets) {
+    argv.push_back("--set");
+    argv.push_back(s);
+  }
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  execv(cargv[0], cargv.data());
+  _exit(127);
+}
+
+absl::StatusOr<int> Run(const Args& args) {
+  if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
+  std::vector<std::string> sets = args.GetAll("set");
+  ASSIGN_OR_RETURN(proto::JobConfig c, proto::LoadJobConfig(args.Get("config"), sets));
+  std::atomic<bool>& stop = StopFlagOnSignals();
+  const auto t_start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  };
+  std::filesystem::create_directories(c.output_dir());
+  {
+    ASSIGN_OR_RETURN(auto store, OpenJobStore(c));
+    RETURN_IF_ERROR(EnsureEnvironments(c, store.get()));
+  }
+  // SFT warm start, once: later runs reuse its checkpoint.
+  if (c.sft().steps() > 0 && c.model().checkpoint().empty()) {
+    const std::string sft_dir = c.output_dir() + "/sft";
+    if (!std::filesystem::exists(sft_dir + "/model.safetensors")) {
+      std::cout << "== SFT warm start" << std::endl;
+      RETURN_IF_ERROR(RunSft(c, c.sft().data(), sft_dir).status());
+    }
+    sets.push_back("model.checkpoint=" + sft_dir);
+    c.mutable_model()->set_checkpoint(sft_dir);
+  }
+  std::ofstream summary(c.output_dir() + "/summary.txt", std::ios::app);
+  const std::string before_path = c.output_dir() + "/eval_before.txt";
+  if (c.eval().num_tasks() > 0 && !std::filesystem::exists(before_path)) {
+    ASSIGN_OR_RETURN(auto start_model, StartingModel(c));
+    std::cout << "== held-out evaluation before RL" << std::endl;
+    ASSIGN_OR_RETURN(rollout::EvalReport before, RunEval(c, *start_model, c.eval().k(), c.eval().num_tasks()));
+    const std::string table = rollout::FormatEvalTable(before);
+    std::cout << table << std::flush;
+    std::ofstream(before_path) << table << "pass@1 " << before.all.pass_at_1 << "\n";
+  }
+  // The learner in this process; workers as children.
+  std::cout << "== GRPO" << std::endl;
+  model::SetCpuThreads(LearnerThreads(c));
+  learner::LearnerJobOptions lo;
+  lo.listen = "127.0.0.1:0";
+  ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(c, lo));
+  const int port = job->port();
+  const int n = c.rollout().num_workers();
+  std::vector<WorkerProc> workers(n);
+  const std::string config_path = args.Get("config");
+  for (int i = 0; i < n; ++i) {
+    workers[i].pid = SpawnWorker(config_path, sets, port, i,
+                                 absl::StrCat(c.output_dir(), "/worker-", i, ".log"));
+  }
+  std::atomic<bool> learner_done{false};
+  absl::Status learner_status;
+  std::thread learner([&] {
+    learner_status = job->Run(stop);
+    learner_done = true;
+  });
+  // Supervise: restart workers that die while the learner still needs them.
+  while (!learner_done.load()) {
+    for (int i = 0; i < n; ++i) {
+      workers[i].peak_rss_mib = std::max(workers[i].peak_rss_mib, PeakRssMiB(workers[i].pid));
+      int status = 0;
+      if (waitpid(workers[i].pid, &status, WNOHANG) == workers[i].pid) {
+        if (stop.load() || learner_done.load()) continue;
+        DSARL_LOG_WARN("worker {} (pid {}) exited ({}); restarting", i, workers[i].pid,
+                       WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                           : absl::StrCat("status ", WEXITSTATUS(status)));
+        ++workers[i].restarts;
+        workers[i].pid = SpawnWorker(config_path, sets, port, i,
+                                     absl::StrCat(c.output_dir(), "/worker-", i, ".log"));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  learner.join();
+  // Workers see "finished" on their next lease; on Ctrl-C they got the signal too. Give them a
+  // moment, then make sure.
+  for (int i = 0; i < n; ++i) {
+    if (stop.load()) kill(workers[i].pid, SIGTERM);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (int i = 0; i < n; ++i) {
+    int status;
+    while (waitpid(workers[i].pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(workers[i].pid, SIGKILL);
+        waitpid(workers[i].pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  RETURN_IF_ERROR(learner_status);
+  struct rusage self {};
+  getrusage(RUSAGE_SELF, &self);
+  const double learner_rss = self.ru_maxrss / 1024.0;
+  double train_s = 0;
+  for (const auto& h : job->history()) train_s += h.at("time/step_s");
+  std::string report = absl::StrFormat(
+      "run: %d steps in %.0f s (training %.0f s); peak RSS learner %.0f MiB",
+      job->step(), elapsed(), train_s, learner_rss);
+  for (int i = 0; i < n; ++i) {
+    report += absl::StrFormat(", worker-%d %.0f MiB (%d restarts)", i, workers[i].peak_rss_mib,
+                              workers[i].restarts);
+  }
+  std::cout << report << "\n";
+  summary << report << "\n";
+  if (stop.load()) {
+    std::cout << "stopped; run the same command to resume\n";
+    return 130;
+  }
+  // The evaluation opens the store itself: keep the trained weights and close the learner first.
+  auto final_policy = std::make_unique<model::Transformer>(job->policy().dims());
+  std::copy_n(job->policy().params(), job->policy().table().total_floats(), final_policy->params());
+  job.reset();
+  model::SetCpuThreads(std::max(1u, std::thread::hardware_concurrency()));
+  if (c.eval().num_tasks() > 0) {
+    std::cout << "== held-out evaluation after RL" << std::endl;
+    ASSIGN_OR_RETURN(rollout::EvalReport after,
+                     RunEval(c, *final_policy, c.eval().k(), c.eval().num_tasks()));
+    const std::string table = rollout::FormatEvalTable(after);
+    std::cout << table;
+    std::ifstream bin(before_path);
+    std::string before_text((std::istreambuf_iterator<char>(bin)), std::istreambuf_iterator<char>());
+    double before_p1 = 0;
+    if (auto at = before_text.rfind("pass@1 "); at != std::string::npos) {
+      before_p1 = std::stod(before_text.substr(at + 7));
+    }
+    const std::string line = absl::StrFormat(
+        "held-out pass@1: %.1f%% before RL -> %.1f%% after (%+.1f points); total %.0f s",
+        100 * before_p1, 100 * after.all.pass_at_1, 100 * (after.all.pass_at_1 - before_p1),
+        elapsed());
+    std::cout << line << "\n";
+    summary << table << line << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterRunCommand(CommandTable* table) {
+  table->Add(Command{
+      .name = "run",
+      .summary = "run a whole job on this machine: synthesize, SFT, evaluate, GRPO, evaluate",
+      .description =
+          "Synthesizes the configured environments into OUTPUT_DIR/store (once), runs the SFT warm\n"
+          "start (once; OUTPUT_DIR/sft), evaluates held-out pass@1, starts the learner and\n"
+          "rollout.num_workers worker processes on loopback (a dead worker is restarted),\n"
+          "trains, and evaluates again. Progress on stderr; metrics in OUTPUT_DIR/metrics.jsonl\n"
+          "and OUTPUT_DIR/tensorboard. Ctrl-C stops cleanly; the same command resumes.",
+      .flags = {FlagSpec{"config", "job config", ""},
+                FlagSpec{"set", "override a config field: path.to.field=value", "", false, true}},
+      .run = Run});
+}
+
+}  // namespace dsarl::cli

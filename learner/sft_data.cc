@@ -1,0 +1,116 @@
+#include "learner/sft_data.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "model/chat_format.h"
+#include "model/json.h"
+
+namespace dsarl::learner {
+namespace {
+
+TrainSample FromRendered(const model::RenderedTokens& r) {
+  TrainSample s;
+  s.tokens.assign(r.ids.begin(), r.ids.end());
+  s.loss_mask.assign(r.loss_mask.begin(), r.loss_mask.end());
+  if (!s.loss_mask.empty()) s.loss_mask[0] = 0;
+  s.behaviour_logprobs.assign(s.tokens.size(), 0.0f);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const proto::EnvSpec& spec,
+                                           envs::EnvFactory* factory) {
+  const std::string who = absl::StrCat("prompt ", prompt.id());
+  auto env = factory->Make(spec);
+  if (!env.ok()) return Annotate(env.status(), who);
+  auto ep = (*env)->Reset(prompt.task_seed(), prompt.difficulty());
+  if (!ep.ok()) return Annotate(ep.status(), who);
+  model::Conversation conv;
+  conv.system = prompt.system();
+  conv.tools.assign(prompt.tools().begin(), prompt.tools().end());
+  conv.messages.push_back(model::Message::User(prompt.user()));
+  for (const auto& round : ep->task.solution.rounds) {
+    std::vector<model::ToolCall> calls;
+    for (const envs::ToolCall& c : round) calls.push_back(model::ToolCall{c.name, c.arguments});
+    conv.messages.push_back(model::Message::Assistant("", "", calls));
+    auto step = (*env)->Step(ep->state.get(), round);
+    if (!step.ok()) return Annotate(step.status(), who);
+    std::vector<std::string> outputs;
+    for (const auto& r : step->results) outputs.push_back(r.output);
+    conv.messages.push_back(model::Message::ToolResults(outputs));
+  }
+  conv.messages.push_back(model::Message::Assistant("", ep->task.solution.final_answer));
+  (*env)->Close(ep->state.get());
+  ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderConversation(conv));
+  return FromRendered(r);
+}
+
+absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& path, int max_len) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::vector<TrainSample> out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = absl::StrCat(path, ":", lineno);
+    auto j = model::ParseJson(line);
+    if (!j.ok()) return Annotate(j.status(), where);
+    model::Conversation conv;
+    if (const model::Json* s = j->Find("system"); s && s->is_string()) conv.system = s->string_value();
+    const model::Json* msgs = j->Find("messages");
+    if (msgs == nullptr || !msgs->is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": \"messages\" must be an array"));
+    }
+    for (const model::Json& m : msgs->array()) {
+      const model::Json* role = m.Find("role");
+      const std::string r = role && role->is_string() ? role->string_value() : "";
+      auto str = [&](const char* k) {
+        const model::Json* v = m.Find(k);
+        return v && v->is_string() ? v->string_value() : std::string();
+      };
+      if (r == "user") {
+        conv.messages.push_back(model::Message::User(str("content")));
+      } else if (r == "assistant") {
+        std::vector<model::ToolCall> calls;
+        if (const model::Json* tc = m.Find("tool_calls"); tc && tc->is_array()) {
+          for (const model::Json& c : tc->array()) {
+            model::ToolCall call;
+            if (const model::Json* n = c.Find("name"); n && n->is_string()) call.name = n->string_value();
+            if (const model::Json* a = c.Find("arguments"); a && a->is_object()) {
+              for (const auto& [k, v] : a->object()) {
+                call.arguments.push_back({k, v.is_string() ? v.string_value() : v.Dump()});
+              }
+            }
+            calls.push_back(call);
+          }
+        }
+        conv.messages.push_back(model::Message::Assistant(str("reasoning"), str("content"), calls));
+      } else if (r == "tool") {
+        std::vector<std::string> results;
+        if (const model::Json* rs = m.Find("results"); rs && rs->is_array()) {
+          for (const model::Json& x : rs->array()) results.push_back(x.is_string() ? x.string_value() : x.Dump());
+        }
+        conv.messages.push_back(model::Message::ToolResults(results));
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": unknown role '", r, "'"));
+      }
+    }
+    auto rendered = model::RenderConversation(conv);
+    if (!rendered.ok()) return Annotate(rendered.status(), where);
+    if (static_cast<int>(rendered->ids.size()) > max_len) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": conversation has ",
+                                                     rendered->ids.size(), " tokens, more than ",
+                                                     max_len));
+    }
+    out.push_back(FromRendered(*rendered));
+  }
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no conversations"));
+  return out;
+}
+
+}  // namespace dsarl::learner

@@ -1,0 +1,159 @@
+// The gRPC reward client (see remote.h).
+#include "rewards/remote.h"
+
+#include <atomic>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/reward.grpc.pb.h"
+
+namespace dsarl::rewards {
+namespace {
+
+// The one place a gRPC status becomes an absl::Status (their code numbers are the same).
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view context) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(context, ": ", status.error_message()));
+}
+
+std::string RenderToolCalls(const std::vector<ToolCall>& calls) {
+  if (calls.empty()) return "";
+  std::string out = "<function_calls>";
+  for (const ToolCall& c : calls) {
+    absl::StrAppend(&out, "<invoke name=\"", c.name, "\">");
+    for (const auto& [k, v] : c.arguments) {
+      absl::StrAppend(&out, "<parameter name=\"", k, "\">", v, "</parameter>");
+    }
+    absl::StrAppend(&out, "</invoke>");
+  }
+  absl::StrAppend(&out, "</function_calls>");
+  return out;
+}
+
+class RemoteReward : public RewardFunction {
+ public:
+  explicit RemoteReward(RemoteOptions options) : options_(std::move(options)) {
+    for (const std::string& address : options_.addresses) {
+      stubs_.push_back(
+          proto::Reward::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
+    }
+  }
+
+  absl::StatusOr<std::vector<Components>> ScoreGroup(
+      const proto::Prompt& task, absl::Span<const Sample> samples) const override {
+    const proto::ScoreRequest request = MakeScoreRequest(task, samples);
+    const size_t k = next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size();
+    const std::string& address = options_.addresses[k];
+    proto::ScoreResponse response;
+    grpc::Status status;
+    {
+      options_.limit->Acquire();
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           absl::ToChronoNanoseconds(options_.timeout));
+      status = stubs_[k]->Score(&context, request, &response);
+      options_.limit->Release();
+    }
+    const std::string where = absl::StrFormat("remote reward %s (timeout %gs)", address,
+                                              absl::ToDoubleSeconds(options_.timeout));
+    if (!status.ok()) return FromGrpc(status, where);
+    absl::StatusOr<std::vector<Components>> out = ParseScoreResponse(response, samples.size());
+    if (!out.ok()) return absl::InternalError(absl::StrCat(where, ": ", out.status().message()));
+    return out;
+  }
+
+ private:
+  RemoteOptions options_;
+  std::vector<std::unique_ptr<proto::Reward::Stub>> stubs_;
+  mutable std::atomic<size_t> next_{0};
+};
+
+}  // namespace
+
+ConcurrencyLimit::ConcurrencyLimit(int max_in_flight) : max_(std::max(1, max_in_flight)) {}
+
+void ConcurrencyLimit::Acquire() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](ConcurrencyLimit* self)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->in_flight_ < self->max_; },
+      this));
+  ++in_flight_;
+  peak_ = std::max(peak_, in_flight_);
+}
+
+void ConcurrencyLimit::Release() {
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+}
+
+int ConcurrencyLimit::in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+int ConcurrencyLimit::peak_in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return peak_;
+}
+
+absl::StatusOr<std::unique_ptr<RewardFunction>> NewRemoteReward(RemoteOptions options) {
+  if (options.addresses.empty()) {
+    return absl::InvalidArgumentError(
+        "remote reward: no address (set params.address or "
+        "rewards.remote_addresses)");
+  }
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("remote reward: the timeout must be positive");
+  }
+  if (options.limit == nullptr) {
+    return absl::InvalidArgumentError("remote reward: no concurrency limit");
+  }
+  return std::make_unique<RemoteReward>(std::move(options));
+}
+
+proto::ScoreRequest MakeScoreRequest(const proto::Prompt& task, absl::Span<const Sample> samples) {
+  proto::ScoreRequest request;
+  *request.mutable_prompt() = task;
+  for (const Sample& s : samples) {
+    proto::ScoredSample* out = request.add_samples();
+    for (const Message& m : s.messages) {
+      proto::Message* pm = out->add_messages();
+      pm->set_role(RoleName(m.role));
+      pm->set_content(m.content + RenderToolCalls(m.tool_calls));
+      pm->set_reasoning(m.reasoning);
+    }
+    out->set_final_answer(s.final_answer);
+    out->set_num_generated_tokens(s.num_generated_tokens);
+    out->set_finish_reason(s.finish_reason);
+  }
+  return request;
+}
+
+absl::StatusOr<std::vector<Components>> ParseScoreResponse(const proto::ScoreResponse& response,
+                                                           size_t num_samples) {
+  if (static_cast<size_t>(response.scores_size()) != num_samples) {
+    return absl::InternalError(absl::StrCat("the server returned ", response.scores_size(),
+                                            " score(s) for ", num_samples, " sample(s)"));
+  }
+  std::vector<Components> out(num_samples);
+  for (size_t i = 0; i < num_samples; ++i) {
+    for (const proto::RewardComponent& c : response.scores(i).components()) {
+      if (!c.applicable() && c.value() != 0) {
+        return absl::InternalError(
+            absl::StrCat("sample ", i, " component '", c.name(), "' has value ", c.value(),
+                         " but applicable = false (proto3's default): set applicable = true"));
+      }
+      out[i].push_back(Component{.name = c.name(),
+                                 .value = c.value(),
+                                 .applicable = c.applicable(),
+                                 .details = c.details()});
+    }
+  }
+  return out;
+}
+
+}  // namespace dsarl::rewards

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `dsarl envs ...` as a user runs them: list; synthesize the full set (counts, time) and a smaller
+# one twice (same digest, same records); list/show a store; play tasks with `try` by typing the
+# reference solution, a malformed turn and a wrong answer; a plugin category.
+# Usage: envs_cli_test.sh DSARL_BINARY WORD_SUM_PLUGIN
+set -u
+DSARL="$1"
+PLUGIN="$2"
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+check() {  # check NAME CONDITION-RESULT
+  if [ "$2" -ne 0 ]; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi
+}
+
+"$DSARL" envs list >"$TMP/list.txt"; check "envs list" $?
+grep -q "^arithmetic .*reasoning" "$TMP/list.txt" && grep -q "^code_interpreter .*code" "$TMP/list.txt"
+check "envs list shows the categories" $?
+"$DSARL" envs list --plugin "$PLUGIN" | grep -q "^word_sum .*plugin:"; check "envs list --plugin" $?
+
+# The full set, timed.
+start=$(date +%s%N)
+"$DSARL" envs synthesize --out "$TMP/full" >"$TMP/full.txt" 2>"$TMP/full.err"; rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "envs synthesize (full set) exits 0" $rc
+cat "$TMP/full.txt"
+read -r envs tasks < <(awk '$1 == "total" {print $2, $3}' "$TMP/full.txt")
+[ "${envs:-0}" -ge 1800 ]; check "at least 1,800 environments (${envs:-?})" $?
+[ "${tasks:-0}" -ge 85000 ]; check "at least 85,000 tasks (${tasks:-?})" $?
+echo "full synthesis took $ms ms"
+[ "$ms" -lt 90000 ]; check "full synthesis well within budget ($ms ms)" $?
+"$DSARL" envs synthesize --out "$TMP/full" >/dev/null 2>&1; rc=$?
+[ $rc -ne 0 ]; check "refuses to synthesize into a store that has environments" $?
+
+# Same seed, same environments and tasks.
+for run in a b; do
+  "$DSARL" envs synthesize --out "$TMP/$run" --envs-per-category 3 --tasks-per-env 10 --seed 5 \
+    --threads $([ $run = a ] && echo 1 || echo 2) >"$TMP/$run.txt" 2>/dev/null
+  check "small synthesis $run" $?
+done
+digest() { sed -n 's/.*digest \([0-9a-f]*\)).*/\1/p' "$1"; }
+[ -n "$(digest "$TMP/a.txt")" ] && [ "$(digest "$TMP/a.txt")" = "$(digest "$TMP/b.txt")" ]
+check "same seed, same digest ($(digest "$TMP/a.txt"))" $?
+"$DSARL" store export "$TMP/a" --cf prompts >"$TMP/a.jsonl" 2>/dev/null
+"$DSARL" store export "$TMP/b" --cf prompts >"$TMP/b.jsonl" 2>/dev/null
+[ -s "$TMP/a.jsonl" ] && cmp -s "$TMP/a.jsonl" "$TMP/b.jsonl"; check "same seed, same stored prompts" $?
+"$DSARL" envs synthesize --out "$TMP/c" --envs-per-category 3 --tasks-per-env 10 --seed 6 \
+  >"$TMP/c.txt" 2>/dev/null
+[ "$(digest "$TMP/a.txt")" != "$(digest "$TMP/c.txt")" ]; check "another seed, another digest" $?
+
+"$DSARL" envs list --store "$TMP/a" --category logic_grid >"$TMP/stored.txt"
+check "envs list --store" $?
+[ "$(grep -c ' logic_grid ' "$TMP/stored.txt")" -eq 3 ]; check "envs list --store shows 3 logic_grid envs" $?
+"$DSARL" envs show 1 --store "$TMP/a" >"$TMP/show.txt"; check "envs show" $?
+grep -q "level 4:" "$TMP/show.txt" && grep -q "solution: </think>" "$TMP/show.txt"
+check "envs show prints the ladder and solutions" $?
+
+# Play a trip-planning task: a malformed turn, an unknown tool, then the reference solution.
+"$DSARL" envs try trip_planning --env-seed 3 --seed 5 --level 4 --solution </dev/null \
+  >"$TMP/try0.txt" 2>&1
+grep -A1 -- "--- reference solution turn" "$TMP/try0.txt" | grep '<eos>$' >"$TMP/solution.txt"
+[ "$(wc -l <"$TMP/solution.txt")" -ge 3 ]; check "try --solution prints the solution turns" $?
+{
+  echo '<invoke name="get_all_cities"></invoke><eos>'
+  echo '<function_calls><invoke name="no_such_tool"></invoke></function_calls><eos>'
+  cat "$TMP/solution.txt"
+} | "$DSARL" envs try trip_planning --env-seed 3 --seed 5 --level 4 >"$TMP/try1.txt" 2>&1
+rc=$?
+check "try with the reference solution exits 0" $rc
+grep -q "parse error" "$TMP/try1.txt"; check "try reports a parse error" $?
+grep -q "<result>error: there is no tool 'no_such_tool'" "$TMP/try1.txt"
+check "try shows the unknown tool as an error observation" $?
+grep -q "verdict: score 1 " "$TMP/try1.txt"; check "try verdict is 1" $?
+echo "not the answer<eos>" | "$DSARL" envs try trip_planning --env-seed 3 --seed 5 --level 2 \
+  >"$TMP/try2.txt" 2>&1
+[ $? -eq 3 ] && grep -q "verdict: score 0 " "$TMP/try2.txt"; check "a wrong answer scores 0" $?
+
+# A plugin category, played by hand.
+"$DSARL" envs try word_sum --plugin "$PLUGIN" --level 1 --solution </dev/null >"$TMP/p0.txt" 2>&1
+grep -A1 -- "--- reference solution turn" "$TMP/p0.txt" | grep '<eos>$' >"$TMP/psol.txt"
+"$DSARL" envs try word_sum --plugin "$PLUGIN" --level 1 <"$TMP/psol.txt" >"$TMP/p1.txt" 2>&1
+check "try a plugin category with its solution" $?
+
+# The pass@k filter with a (random, tiny) checkpoint: it plays the model and keeps what it solves.
+"$DSARL" model init --config "$SRC/configs/quickstart.textproto" --out "$TMP/ck" >/dev/null 2>&1
+check "model init" $?
+"$DSARL" envs synthesize --out "$TMP/f" --categories arithmetic --envs-per-category 1 \
+  --tasks-per-env 3 --max-level 0 --filter-checkpoint "$TMP/ck" --k 2 --max-new-tokens 8 \
+  >"$TMP/f.txt" 2>&1
+check "synthesize --filter-checkpoint" $?
+grep -q "pass@2 filter with .*: kept [0-3] tasks, removed [0-3]" "$TMP/f.txt"
+check "the filter reports what it kept ($(grep 'pass@' "$TMP/f.txt"))" $?
+
+if [ $fail -ne 0 ]; then echo "envs cli test FAILED"; exit 1; fi
+echo "envs cli test passed"

@@ -1,0 +1,177 @@
+// Remote environments end to end: the example Python server (examples/remote_env/env_server.py)
+// on a loopback port picked by the OS, driven through the factory, synthesis and episodes. A
+// server that hangs or dies fails its episodes as infrastructure errors with the reason; other
+// environments go on.
+#include "envs/remote.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "envs/episode.h"
+#include "envs/factory.h"
+#include "envs/synthesis.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+extern char** environ;
+
+namespace dsarl::envs {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The Python server as a child process; stopped (SIGKILL) by the destructor if still running.
+class Server {
+ public:
+  // Starts it and waits for its "listening on HOST:PORT" line; empty address on failure.
+  Server() {
+    int out[2];
+    if (pipe(out) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    const std::string script = std::string(DSARL_SOURCE_DIR) + "/examples/remote_env/env_server.py";
+    const std::string protos = std::string(DSARL_BINARY_DIR) + "/python";
+    const char* argv[] = {"python3",     script.c_str(), "--port", "0",
+                          "--proto-dir", protos.c_str(), nullptr};
+    if (posix_spawnp(&pid_, "python3", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[256];
+    if (pid_ > 0 && f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
+      std::string s(line);
+      const std::string prefix = "listening on ";
+      if (s.rfind(prefix, 0) == 0) address_ = s.substr(prefix.size(), s.find('\n') - prefix.size());
+    }
+    if (f != nullptr) fclose(f);
+  }
+  ~Server() { Kill(); }
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  // Waits for it to exit by itself; true when it did within a few seconds.
+  bool Exited() {
+    for (int i = 0; i < 100 && pid_ > 0; ++i) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
+      usleep(50000);
+    }
+    return pid_ <= 0;
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string address_;
+};
+
+class RemoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") != 0) {
+      GTEST_SKIP() << "python3 with grpcio and protobuf is needed (scripts/setup.sh installs them)";
+    }
+    server_ = std::make_unique<Server>();
+    ASSERT_FALSE(server_->address().empty()) << "the example server did not start";
+    proto::EnvsConfig config;
+    config.add_remote_addresses(server_->address());
+    config.set_call_timeout_s(1.0);
+    ASSERT_OK_AND_ASSIGN(factory_, EnvFactory::Create(config));
+  }
+  proto::EnvSpec Spec(uint64_t seed, const std::string& fault = "") {
+    proto::EnvSpec spec;
+    spec.set_id(seed);
+    spec.set_category("shelf_count");
+    spec.set_seed(seed);
+    spec.set_difficulty(2);
+    spec.set_backend("remote:" + server_->address());
+    if (!fault.empty()) (*spec.mutable_params())["fault"] = fault;
+    return spec;
+  }
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<EnvFactory> factory_;
+};
+
+TEST_F(RemoteTest, WorksLikeABuiltinCategory) {
+  const Category* c = factory_->registry().Find("shelf_count");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->top_level, 2);
+  EXPECT_EQ(c->backend, "remote:" + server_->address());
+  SynthesisOptions o;
+  o.categories = {"shelf_count"};
+  o.envs_per_category = 2;
+  o.tasks_per_env = 6;
+  ASSERT_OK_AND_ASSIGN(SynthesisResult s, Synthesize(factory_->registry(), o));
+  EXPECT_EQ(s.report.total_failed, 0) << (s.report.failures.empty() ? "" : s.report.failures[0]);
+  EXPECT_EQ(s.prompts.size(), 12u);
+  EXPECT_GE(s.prompts[0].solution_turns_size(), 2);
+
+  ASSERT_OK_AND_ASSIGN(auto env, factory_->Make(Spec(3)));
+  for (int level = 0; level <= 2; ++level) {
+    EpisodeRecord good = RunEpisode(*env, 10 + level, level, ReferencePolicy());
+    ASSERT_TRUE(good.ok()) << good.infra_error;
+    EXPECT_EQ(good.verdict.score, 1.0) << good.verdict.details;
+    EXPECT_EQ(good.num_tool_calls, level + 1);
+  }
+  EpisodeRecord wrong = RunEpisode(*env, 4, 1, [](const Task&, const std::vector<Turn>&) {
+    return absl::StatusOr<Action>(Action{{}, "-5"});
+  });
+  ASSERT_TRUE(wrong.ok()) << wrong.infra_error;
+  EXPECT_EQ(wrong.verdict.score, 0.0);
+  ASSERT_OK_AND_ASSIGN(Episode ep, env->Reset(1, 0));
+  ASSERT_OK_AND_ASSIGN(StepResult r,
+                       env->Step(ep.state.get(), {{"nope", {}}, {"count_boxes", {{"x", "1"}}}}));
+  ASSERT_EQ(r.results.size(), 2u);
+  EXPECT_TRUE(r.results[0].is_error);
+  EXPECT_TRUE(r.results[1].is_error);
+  env->Close(ep.state.get());
+  EXPECT_EQ(env->Reset(1, 3).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RemoteTest, AHangingServerCallIsAnInfrastructureError) {
+  ASSERT_OK_AND_ASSIGN(auto hanging, factory_->Make(Spec(5, "hang")));
+  EpisodeRecord r = RunEpisode(*hanging, 1, 0, ReferencePolicy());
+  EXPECT_THAT(r.infra_error, HasSubstr("step"));
+  EXPECT_THAT(r.infra_error, HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_THAT(r.infra_error, HasSubstr("remote environment " + server_->address()));
+  // The server still serves other episodes.
+  ASSERT_OK_AND_ASSIGN(auto env, factory_->Make(Spec(6)));
+  EpisodeRecord ok = RunEpisode(*env, 1, 2, ReferencePolicy());
+  EXPECT_TRUE(ok.ok()) << ok.infra_error;
+}
+
+TEST_F(RemoteTest, ADyingServerFailsItsEpisodesAndOthersGoOn) {
+  ASSERT_OK_AND_ASSIGN(auto env, factory_->Make(Spec(7)));
+  ASSERT_OK_AND_ASSIGN(Episode open, env->Reset(2, 1));  // in flight when the server dies
+  ASSERT_OK_AND_ASSIGN(auto dying, factory_->Make(Spec(8, "die")));
+  EpisodeRecord died = RunEpisode(*dying, 1, 0, ReferencePolicy());
+  EXPECT_THAT(died.infra_error, HasSubstr("UNAVAILABLE"));
+  ASSERT_TRUE(server_->Exited());
+  auto step = env->Step(open.state.get(), open.task.solution.rounds[0]);
+  EXPECT_EQ(step.status().code(), absl::StatusCode::kUnavailable);
+  EpisodeRecord after = RunEpisode(*env, 3, 0, ReferencePolicy());
+  EXPECT_THAT(after.infra_error, HasSubstr("reset"));
+  // Built-in environments are untouched.
+  const Category* arithmetic = factory_->registry().Find("arithmetic");
+  proto::EnvSpec spec;
+  spec.set_category("arithmetic");
+  spec.set_difficulty(4);
+  ASSERT_OK_AND_ASSIGN(auto local, arithmetic->build(spec));
+  EpisodeRecord fine = RunEpisode(*local, 1, 3, ReferencePolicy());
+  EXPECT_TRUE(fine.ok());
+  EXPECT_EQ(fine.verdict.score, 1.0);
+}
+
+}  // namespace
+}  // namespace dsarl::envs
