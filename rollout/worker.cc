@@ -108,6 +108,23 @@ absl::Status Worker::Run(const std::atomic<bool>& stop) {
         default: ++stats_.groups_rejected; break;
       }
     }
+    // One line per batch for operators: throughput and what went wrong.
+    int turns = 0, tool_errors = 0, infra = 0, n = 0;
+    for (const proto::Group& g : groups) {
+      for (const auto& t : g.trajectories()) {
+        ++n;
+        turns += t.num_turns();
+        tool_errors += t.num_tool_errors();
+        infra += !t.infra_error().empty();
+      }
+    }
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    DSARL_LOG_INFO(
+        "worker {}: v{} {} groups, {:.1f} episodes/s, {:.0f} tokens/s, {:.2f} turns/episode, "
+        "{} tool errors, {} infrastructure errors",
+        options_.worker_id, version_, groups.size(), n / std::max(dt, 1e-9),
+        stats_.tokens / std::max(stats_.seconds_generating, 1e-9), n ? double(turns) / n : 0.0,
+        tool_errors, infra);
     std::vector<uint64_t> unfinished;
     for (const auto& l : leases) {
       if (!done.count(l.lease_id())) unfinished.push_back(l.lease_id());

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Sets up a machine, builds dsarl, and runs the main job on it.
-# Today that job is: check the machine (doctor) and validate the quickstart config; it grows into
-# the full RL quickstart as the model, learner and rollout land.
+# Sets up a machine, builds dsarl, and runs the quickstart job: environments, SFT warm start,
+# held-out evaluation, GRPO with a rollout worker, and the evaluation again (docs/training.md).
+# Running it again resumes; delete runs/quickstart to start over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 DSARL="${DSARL_BUILD_DIR:-build}/cli/dsarl"
 "$DSARL" doctor
-"$DSARL" config check configs/quickstart.textproto
+exec "$DSARL" run --config configs/quickstart.textproto "$@"

@@ -2,6 +2,9 @@
 // keys.h, and every write carries the updated counts in the same batch.
 #include "store/store.h"
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
 #include <map>
 #include <set>
 
@@ -10,6 +13,22 @@
 #include "store/keys.h"
 
 namespace dsarl::store {
+namespace {
+
+// Map fields (EnvSpec.params, Prompt.reference, StepMetrics.values) serialize in hash order by
+// default; deterministic serialization makes stored values byte-identical across processes.
+std::string Deterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+}  // namespace
+
 namespace {
 
 // A WriteBatch that remembers its first error, so building code stays linear.
@@ -74,7 +93,7 @@ absl::Status Store::CatchUp() {
 
 absl::Status Store::CommitWithCounts(rocksdb::WriteBatch* batch, const proto::StoreCounts& counts) {
   RETURN_IF_ERROR(
-      FromRocks(batch->Put(db_->handle(Cf::kMeta), kMetaCountsKey, counts.SerializeAsString()),
+      FromRocks(batch->Put(db_->handle(Cf::kMeta), kMetaCountsKey, Deterministic(counts)),
                 "building a store write"));
   RETURN_IF_ERROR(db_->Write(batch));
   std::lock_guard<std::mutex> lock(counts_mu_);
@@ -149,7 +168,7 @@ absl::Status Store::PutEnv(const proto::EnvSpec& env) {
   } else {
     return old_value.status();
   }
-  batch.Put(Cf::kEnvs, key, env.SerializeAsString());
+  batch.Put(Cf::kEnvs, key, Deterministic(env));
   batch.Put(Cf::kEnvs, CategoryIndexKey(env.category(), env.id()), "");
   RETURN_IF_ERROR(batch.status());
   return CommitWithCounts(batch.batch(), counts);
@@ -207,7 +226,7 @@ absl::Status Store::PutPrompts(absl::Span<const proto::Prompt> prompts) {
         batch.Delete(Cf::kPrompts, CategoryIndexKey(old->category(), p.id()));
       }
     }
-    batch.Put(Cf::kPrompts, key, p.SerializeAsString());
+    batch.Put(Cf::kPrompts, key, Deterministic(p));
     batch.Put(Cf::kPrompts, PromptByEnvKey(p.env_id(), p.id()), "");
     batch.Put(Cf::kPrompts, CategoryIndexKey(p.category(), p.id()), "");
     in_batch[p.id()] = &p;
@@ -279,11 +298,11 @@ absl::StatusOr<bool> Store::AppendGroup(const proto::Group& group) {
     pending.tokens += t.token_ids_size();
     std::string key = TrajectoryKey(group.prompt_id(), group.attempt(), t.sample_index());
     if (t.prompt_id() == group.prompt_id()) {
-      pending.puts.push_back({Cf::kTrajectories, std::move(key), t.SerializeAsString()});
+      pending.puts.push_back({Cf::kTrajectories, std::move(key), Deterministic(t)});
     } else {
       proto::Trajectory filled = t;
       filled.set_prompt_id(group.prompt_id());
-      pending.puts.push_back({Cf::kTrajectories, std::move(key), filled.SerializeAsString()});
+      pending.puts.push_back({Cf::kTrajectories, std::move(key), Deterministic(filled)});
     }
   }
   proto::Group header = group;
@@ -292,7 +311,7 @@ absl::StatusOr<bool> Store::AppendGroup(const proto::Group& group) {
   std::string group_key =
       GroupKey({group.run_id(), group.step(), group.prompt_id(), group.attempt()});
   pending.id_key = GroupIdKey(group.prompt_id(), group.attempt());
-  pending.puts.push_back({Cf::kGroups, group_key, header.SerializeAsString()});
+  pending.puts.push_back({Cf::kGroups, group_key, Deterministic(header)});
   pending.puts.push_back({Cf::kGroups, pending.id_key, std::move(group_key)});
   pending.trajectories = n;
   group_committer_.Run(&pending, [this](const std::vector<GroupCommitter::Request*>& batch) {
@@ -342,7 +361,7 @@ absl::Status Store::SetGroupStep(uint64_t prompt_id, uint32_t attempt, int64_t s
   const std::string new_key = GroupKey(parts);
   Batch batch(*db_);
   batch.Delete(Cf::kGroups, old_key);
-  batch.Put(Cf::kGroups, new_key, header.SerializeAsString());
+  batch.Put(Cf::kGroups, new_key, Deterministic(header));
   batch.Put(Cf::kGroups, id_key, new_key);
   RETURN_IF_ERROR(batch.status());
   return CommitWithCounts(batch.batch(), counts_);
@@ -429,7 +448,7 @@ absl::Status Store::PutCounted(Cf cf, const std::string& key, const std::string&
 }
 
 absl::Status Store::PutRun(const proto::RunRecord& run) {
-  return PutCounted(Cf::kRuns, RunKey(run.run_id()), run.SerializeAsString(),
+  return PutCounted(Cf::kRuns, RunKey(run.run_id()), Deterministic(run),
                     [](proto::StoreCounts* c) { c->set_runs(c->runs() + 1); });
 }
 
@@ -457,7 +476,7 @@ absl::StatusOr<uint64_t> Store::NextRunId() const {
 
 absl::Status Store::PutStepMetrics(const proto::StepMetrics& metrics) {
   return PutCounted(Cf::kRuns, MetricsKey(metrics.run_id(), metrics.step()),
-                    metrics.SerializeAsString(),
+                    Deterministic(metrics),
                     [](proto::StoreCounts* c) { c->set_step_metrics(c->step_metrics() + 1); });
 }
 
@@ -469,7 +488,7 @@ absl::Status Store::ScanStepMetrics(uint64_t run_id, int64_t step_from, int64_t 
 
 absl::Status Store::PutCheckpoint(const proto::CheckpointRecord& record) {
   return PutCounted(Cf::kRuns, CheckpointKey(record.run_id(), record.step()),
-                    record.SerializeAsString(),
+                    Deterministic(record),
                     [](proto::StoreCounts* c) { c->set_checkpoints(c->checkpoints() + 1); });
 }
 

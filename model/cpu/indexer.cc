@@ -98,6 +98,20 @@ void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& 
       ++end;
     }
     const int b = end - r;
+    if (b < 4) {
+      // Decode: a few rows against many keys. An sgemm with M = b * H_I this small spends its time
+      // packing the key matrix; scoring key by key reads each key once and wins.
+      std::vector<float> scores;
+      for (int i = r; i < end; ++i) {
+        const int n = keys.n_keys[i];
+        scores.resize(n);
+        IndexerScoresRow(scores.data(), q + size_t(i) * HI * sh.dim, w + size_t(i) * HI,
+                         keys.base[i], n, sh);
+        TopKRow(indices + size_t(i) * topk, scores.data(), n, topk);
+      }
+      r = end;
+      continue;
+    }
     panel.resize(size_t(b) * HI * n_max);
     // panel[(i, j), s] = q_I[r + i, j] . k_I[s]
     Gemm(false, true, b * HI, n_max, sh.dim, 1.0f, q + size_t(r) * HI * sh.dim, sh.dim,
