@@ -75,7 +75,7 @@ void BM_DecodeStepAt32K(benchmark::State& state) {
   state.SetLabel(sparse ? "sparse" : "dense");
 }
 BENCHMARK(BM_DecodeStepAt32K)->Arg(0)->Arg(1)->ArgName("sparse")->Unit(benchmark::kMillisecond)
-    ->Iterations(200)->UseRealTime();
+    ->Iterations(2000)->UseRealTime();
 
 void BM_SgemmReference(benchmark::State& state) {
   const int m = 4096, n = 512, k = 256;  // the tiny model's widest projection over a micro-batch

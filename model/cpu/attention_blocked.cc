@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/cpu/attention.h"
+#include "model/cpu/attention_sparse.h"
 #include "model/cpu/ops.h"
 
 namespace dsarl::model::cpu {
@@ -59,18 +60,26 @@ void SoftmaxPanel(float* p, float* lse_out, const float* lse_in, const KeyRows& 
   }
 }
 
-// Sparse rows: each row gathers its selected keys into a contiguous panel [m, D] so the scores
-// and the weighted sum are two small sgemm calls (run single-threaded inside the row loop).
+// Sparse rows: SparseRowForward reads the selected keys in place where the head count has a
+// kernel; otherwise each row gathers its keys into a contiguous panel [m, D] so the scores and the
+// weighted sum are two small sgemm calls (run single-threaded inside the row loop).
 void SparseForward(float* o, float* lse, const float* q, const KeyRows& keys,
                    const AttentionShape& sh, int rows) {
   const int D = sh.dim(), H = sh.heads, K = keys.topk;
 #pragma omp parallel if (rows >= 4)
   {
-    std::vector<float> g(size_t(K) * D), p(size_t(H) * K);
+    std::vector<float> g, p;
+    SparseRowScratch scratch;
 #pragma omp for schedule(dynamic, 8)
     for (int i = 0; i < rows; ++i) {
       const int* idx = keys.indices + size_t(i) * K;
       const int n = keys.n_keys[i];
+      if (SparseRowForward(o + size_t(i) * H * sh.d_c, lse + size_t(i) * H, q + size_t(i) * H * D,
+                           keys.base[i], idx, K, n, sh, &scratch)) {
+        continue;
+      }
+      g.resize(size_t(K) * D);
+      p.resize(size_t(H) * K);
       int m = 0;
       for (int j = 0; j < K; ++j) {
         if (idx[j] < 0 || idx[j] >= n) continue;

@@ -1,9 +1,13 @@
 #include "model/cpu/indexer.h"
 
 #include <omp.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -18,6 +22,64 @@ inline float Dot(const float* a, const float* b, int n) {
 #pragma omp simd reduction(+ : s)
   for (int i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
+}
+
+// IndexerScoresRow for keys [begin, end) with the key width a compile-time constant. Each dot
+// product is 16 lanes of FMAs folded by a shuffle tree, and the ReLU is a select, not a branch
+// (its sign is a coin flip per key, and the mispredictions cost more than the arithmetic).
+template <int D>
+void ScoreKeys(float* scores, const float* q_row, const float* w_row, const float* k, int heads,
+               int begin, int end, float c) {
+  static_assert(D % 16 == 0);
+  for (int s = begin; s < end; ++s) {
+    const float* ks = k + size_t(s) * D;
+    float acc = 0.0f;
+    for (int j = 0; j < heads; ++j) {
+      const float* qj = q_row + size_t(j) * D;
+#if defined(__AVX512F__)
+      __m512 v = _mm512_mul_ps(_mm512_loadu_ps(qj), _mm512_loadu_ps(ks));
+      for (int e = 16; e < D; e += 16) {
+        v = _mm512_fmadd_ps(_mm512_loadu_ps(qj + e), _mm512_loadu_ps(ks + e), v);
+      }
+      const float d = _mm512_reduce_add_ps(v);
+#else
+      float part[16] = {};
+      for (int e = 0; e < D; e += 16) {
+        for (int l = 0; l < 16; ++l) part[l] += qj[e + l] * ks[e + l];
+      }
+      for (int width = 8; width >= 1; width /= 2) {
+        for (int l = 0; l < width; ++l) part[l] += part[l + width];
+      }
+      const float d = part[0];
+#endif
+      acc += w_row[j] * (d > 0.0f ? d : 0.0f);
+    }
+    scores[s] = acc * c;
+  }
+}
+
+// Decode scoring of one row against many keys: split across threads by key range, each range
+// scored with a width-specialized kernel where there is one.
+void ScoreRowFast(float* scores, const float* q_row, const float* w_row, const float* k, int n,
+                  const IndexerShape& sh) {
+  const float c = 1.0f / std::sqrt(float(sh.dim));
+  auto range = [&](int begin, int end) {
+    switch (sh.dim) {
+      case 16: ScoreKeys<16>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
+      case 32: ScoreKeys<32>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
+      case 64: ScoreKeys<64>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
+      case 128: ScoreKeys<128>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
+      default:
+        IndexerScoresRow(scores + begin, q_row, w_row, k + size_t(begin) * sh.dim, end - begin, sh);
+    }
+  };
+  // Threads only pay for themselves on long contexts (a fork costs a few microseconds).
+#pragma omp parallel if (size_t(n) * sh.heads * sh.dim >= (size_t(1) << 19))
+  {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int chunk = (n + nt - 1) / nt;
+    range(std::min(n, t * chunk), std::min(n, (t + 1) * chunk));
+  }
 }
 
 }  // namespace
@@ -36,7 +98,7 @@ void IndexerScoresRow(float* scores, const float* q_row, const float* w_row, con
   }
 }
 
-void TopKRow(int* out, const float* scores, int n, int topk) {
+void TopKRowReference(int* out, const float* scores, int n, int topk) {
   const int k = std::min(topk, n);
   std::fill(out, out + topk, -1);
   if (k == n) {
@@ -51,6 +113,39 @@ void TopKRow(int* out, const float* scores, int n, int topk) {
   std::nth_element(idx.begin(), idx.begin() + k, idx.end(), better);
   std::sort(idx.begin(), idx.begin() + k);
   std::copy(idx.begin(), idx.begin() + k, out);
+}
+
+// Finds the k-th largest score by value (nth_element on a copy of the floats, with no indirection),
+// then keeps every score above it and, of the scores equal to it, the most recent ones. Two linear
+// passes besides the selection; the indices come out ascending without a sort.
+void TopKRow(int* out, const float* scores, int n, int topk) {
+  const int k = std::min(topk, n);
+  std::fill(out, out + topk, -1);
+  if (k == n) {
+    std::iota(out, out + n, 0);
+    return;
+  }
+  if (k <= 0) return;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  auto value = [&](int s) { return std::isnan(scores[s]) ? kNegInf : scores[s]; };
+  thread_local std::vector<float> vals;
+  vals.resize(n);
+  for (int s = 0; s < n; ++s) vals[s] = value(s);
+  std::nth_element(vals.begin(), vals.begin() + (k - 1), vals.end(), std::greater<float>());
+  const float thr = vals[k - 1];
+  int above = 0;
+  for (int s = 0; s < n; ++s) above += value(s) > thr;
+  // Of the scores equal to the threshold, keep the `k - above` most recent: those at or after `cut`.
+  int ties = k - above, cut = n;
+  while (ties > 0) {
+    --cut;
+    if (value(cut) == thr) --ties;
+  }
+  int m = 0;
+  for (int s = 0; s < n; ++s) {
+    const float v = value(s);
+    if (v > thr || (v == thr && s >= cut)) out[m++] = s;
+  }
 }
 
 void IndexerSelectReference(int* indices, const float* q, const float* w, const KeyRows& keys,
@@ -70,7 +165,7 @@ void IndexerSelectReference(int* indices, const float* q, const float* w, const 
       scores.resize(n);
       IndexerScoresRow(scores.data(), q + size_t(i) * sh.heads * sh.dim, w + size_t(i) * sh.heads,
                        keys.base[i], n, sh);
-      TopKRow(out, scores.data(), n, topk);
+      TopKRowReference(out, scores.data(), n, topk);
     }
   }
 }
@@ -101,12 +196,12 @@ void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& 
     if (b < 4) {
       // Decode: a few rows against many keys. An sgemm with M = b * H_I this small spends its time
       // packing the key matrix; scoring key by key reads each key once and wins.
-      std::vector<float> scores;
+      thread_local std::vector<float> scores;
       for (int i = r; i < end; ++i) {
         const int n = keys.n_keys[i];
         scores.resize(n);
-        IndexerScoresRow(scores.data(), q + size_t(i) * HI * sh.dim, w + size_t(i) * HI,
-                         keys.base[i], n, sh);
+        ScoreRowFast(scores.data(), q + size_t(i) * HI * sh.dim, w + size_t(i) * HI, keys.base[i],
+                     n, sh);
         TopKRow(indices + size_t(i) * topk, scores.data(), n, topk);
       }
       r = end;

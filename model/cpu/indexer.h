@@ -23,6 +23,8 @@ void IndexerScoresRow(float* scores, const float* q_row, const float* w_row, con
 // Top-k of scores[0..n): k = min(topk, n) indices, ascending, written to out[0..topk) with -1 in
 // unused slots. Ties go to the larger index (the more recent token), so every backend agrees.
 void TopKRow(int* out, const float* scores, int n, int topk);
+// The same choice by sorting indices with the tie rule as comparator: the reference.
+void TopKRowReference(int* out, const float* scores, int n, int topk);
 
 // indices[rows, topk] for every row: keys.base points at each row's indexer keys [n, d_I]. Rows that
 // share a key base are scored together with sgemm ([block * H_I, n] panels).

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <limits>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -82,7 +83,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                          ::testing::Values(Shape{{1}, 1, 4, 2, 0}, Shape{{37, 5, 64}, 4, 64, 16, 0},
                                            Shape{{300}, 2, 12, 4, 0},
                                            Shape{{40, 9}, 3, 16, 8, 6},
-                                           Shape{{130}, 4, 64, 16, 64}));
+                                           Shape{{130}, 4, 64, 16, 64},
+                                           // Head counts with an in-place sparse kernel, value
+                                           // widths off its column block, short key tails.
+                                           Shape{{300, 50}, 16, 20, 6, 37},
+                                           Shape{{90}, 8, 64, 16, 40}, Shape{{70}, 32, 8, 8, 13}));
 
 TEST(TopK, TiesGoToTheMostRecentKeyAndSmallRowsSelectAll) {
   std::vector<float> s = {0, 0, 5, 0, 0, 1};
@@ -92,6 +97,51 @@ TEST(TopK, TiesGoToTheMostRecentKeyAndSmallRowsSelectAll) {
   std::vector<int> all(4);
   TopKRow(all.data(), s.data(), 2, 4);
   EXPECT_EQ(all, (std::vector<int>{0, 1, -1, -1}));
+}
+
+TEST(TopK, ThresholdSelectionMatchesTheSortingReference) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 1 + rng() % 3000;
+    const int topk = 1 + rng() % 300;
+    // Few distinct values in half the trials, so ties straddle the threshold.
+    const int levels = trial % 2 == 0 ? 5 : 1 << 20;
+    std::vector<float> s(n);
+    for (float& x : s) x = float(rng() % levels) - levels / 2;
+    std::vector<int> a(topk), b(topk);
+    TopKRow(a.data(), s.data(), n, topk);
+    TopKRowReference(b.data(), s.data(), n, topk);
+    ASSERT_EQ(a, b) << "n=" << n << " topk=" << topk;
+  }
+}
+
+TEST(TopK, NotANumberRanksBelowEverything) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> s = {nan, 1, nan, -5, 2};
+  std::vector<int> out(3);
+  TopKRow(out.data(), s.data(), 5, 3);
+  EXPECT_EQ(out, (std::vector<int>{1, 3, 4}));
+}
+
+TEST(IndexerSelect, DecodeRowsMatchReference) {
+  // One or two rows against thousands of keys: the decode path (threaded, width-specialized).
+  for (int dim : {16, 32, 64}) {
+    const IndexerShape sh{4, dim};
+    const int n = 20000, topk = 96;
+    std::mt19937 rng(dim);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> q(size_t(2) * sh.heads * dim), k(size_t(n) * dim), w(2 * sh.heads);
+    for (float& x : q) x = nd(rng);
+    for (float& x : k) x = nd(rng);
+    for (float& x : w) x = nd(rng);
+    KeyRows keys;
+    keys.base = {k.data(), k.data()};
+    keys.n_keys = {n - 1, n};
+    std::vector<int> a(2 * topk), b(a.size());
+    IndexerSelect(a.data(), q.data(), w.data(), keys, sh, 2, topk);
+    IndexerSelectReference(b.data(), q.data(), w.data(), keys, sh, 2, topk);
+    EXPECT_EQ(a, b) << "dim " << dim;
+  }
 }
 
 }  // namespace
