@@ -74,9 +74,9 @@ absl::StatusOr<int> Rollout(const Args& args) {
   const auto& es = runner.engine_stats();
   std::cout << absl::StrFormat(
       "rollout %s: %d groups submitted (%d stale, %d duplicate), %d leases returned, %d episodes, "
-      "%.0f generated tokens/s, %d weight pulls\n",
+      "%.0f generated tokens/s, %.1f s generating, %d weight pulls\n",
       wo.worker_id, st.groups_submitted, st.groups_stale, st.groups_duplicate, st.leases_returned,
-      es.episodes, es.generated_tokens / std::max(es.seconds, 1e-9), st.weight_pulls);
+      es.episodes, es.generated_tokens / std::max(es.seconds, 1e-9), es.seconds, st.weight_pulls);
   RETURN_IF_ERROR(s);
   return 0;
 }

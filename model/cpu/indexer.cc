@@ -82,6 +82,14 @@ void ScoreRowFast(float* scores, const float* q_row, const float* w_row, const f
   }
 }
 
+// Clears out[0..topk) to -1, and when every key fits (n <= topk) selects them all: true then.
+bool SelectAllIfFew(int* out, int n, int topk) {
+  std::fill(out, out + topk, -1);
+  if (n > topk) return false;
+  std::iota(out, out + n, 0);
+  return true;
+}
+
 }  // namespace
 
 void IndexerScoresRow(float* scores, const float* q_row, const float* w_row, const float* k,
@@ -99,12 +107,8 @@ void IndexerScoresRow(float* scores, const float* q_row, const float* w_row, con
 }
 
 void TopKRowReference(int* out, const float* scores, int n, int topk) {
-  const int k = std::min(topk, n);
-  std::fill(out, out + topk, -1);
-  if (k == n) {
-    std::iota(out, out + n, 0);
-    return;
-  }
+  if (SelectAllIfFew(out, n, topk)) return;
+  const int k = topk;
   std::vector<int> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   auto better = [&](int a, int b) {
@@ -119,13 +123,8 @@ void TopKRowReference(int* out, const float* scores, int n, int topk) {
 // then keeps every score above it and, of the scores equal to it, the most recent ones. Two linear
 // passes besides the selection; the indices come out ascending without a sort.
 void TopKRow(int* out, const float* scores, int n, int topk) {
-  const int k = std::min(topk, n);
-  std::fill(out, out + topk, -1);
-  if (k == n) {
-    std::iota(out, out + n, 0);
-    return;
-  }
-  if (k <= 0) return;
+  if (SelectAllIfFew(out, n, topk) || topk <= 0) return;
+  const int k = topk;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   auto value = [&](int s) { return std::isnan(scores[s]) ? kNegInf : scores[s]; };
   thread_local std::vector<float> vals;
@@ -157,11 +156,7 @@ void IndexerSelectReference(int* indices, const float* q, const float* w, const 
     for (int i = 0; i < rows; ++i) {
       const int n = keys.n_keys[i];
       int* out = indices + size_t(i) * topk;
-      if (n <= topk) {  // everything is selected: skip scoring
-        std::fill(out, out + topk, -1);
-        std::iota(out, out + n, 0);
-        continue;
-      }
+      if (SelectAllIfFew(out, n, topk)) continue;  // everything is selected: skip scoring
       scores.resize(n);
       IndexerScoresRow(scores.data(), q + size_t(i) * sh.heads * sh.dim, w + size_t(i) * sh.heads,
                        keys.base[i], n, sh);
@@ -178,10 +173,7 @@ void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& 
   std::vector<float> panel;
   for (int r = 0; r < rows;) {
     // Rows needing a choice (more visible keys than topk) that share a key base form a block.
-    if (keys.n_keys[r] <= topk) {
-      int* out = indices + size_t(r) * topk;
-      std::fill(out, out + topk, -1);
-      std::iota(out, out + keys.n_keys[r], 0);
+    if (SelectAllIfFew(indices + size_t(r) * topk, keys.n_keys[r], topk)) {
       ++r;
       continue;
     }
