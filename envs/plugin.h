@@ -52,9 +52,6 @@ absl::StatusOr<std::unique_ptr<Environment>> MakePluginEnvironment(
 absl::StatusOr<std::vector<Category>> PluginCategories(std::shared_ptr<const PluginLibrary> library,
                                                        absl::Duration call_timeout);
 
-// True when `s` is valid UTF-8 (what proto3 strings require).
-bool IsValidUtf8(absl::string_view s);
-
 }  // namespace dsarl::envs
 
 #endif  // DSARL_ENVS_PLUGIN_H_

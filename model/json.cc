@@ -8,37 +8,12 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "base/json_string.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 
 namespace dsarl::model {
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i] (lead byte >= 0x80), or 0 when invalid.
-size_t Utf8Length(absl::string_view s, size_t i) {
-  const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b = at(i);
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    need = 2;
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    need = 3;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  for (size_t k = 1; k <= need; ++k) {
-    if (i + k >= s.size()) return 0;
-    const unsigned char c = at(i + k);
-    if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return 0;
-  }
-  return need + 1;
-}
 
 void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
@@ -257,7 +232,7 @@ class JsonParser {
         out->push_back(static_cast<char>(c));
         ++pos_;
       } else {
-        const size_t len = Utf8Length(text_, pos_);
+        const size_t len = Utf8SequenceLength(text_, pos_);
         if (len == 0) return Error("invalid UTF-8 in string");
         out->append(text_.data() + pos_, len);
         pos_ += len;
@@ -316,59 +291,6 @@ class JsonParser {
 };
 
 namespace {
-
-void AppendEscaped(absl::string_view s, std::string* out) {
-  out->push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t len = Utf8Length(s, i);
-      if (len == 0) {
-        out->append("\xEF\xBF\xBD");
-        ++i;
-      } else {
-        out->append(s.data() + i, len);
-        i += len;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          constexpr char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  out->push_back('"');
-}
 
 void NewLine(int indent, int depth, std::string* out) {
   if (indent < 0) return;
@@ -494,7 +416,7 @@ void Json::DumpTo(std::string* out, int indent, int depth) const {
       return;
     }
     case Type::kString:
-      AppendEscaped(string_, out);
+      AppendJsonString(string_, out);
       return;
     case Type::kArray:
       out->push_back('[');
@@ -511,7 +433,7 @@ void Json::DumpTo(std::string* out, int indent, int depth) const {
       for (size_t i = 0; i < object_.size(); ++i) {
         if (i > 0) out->push_back(',');
         NewLine(indent, depth + 1, out);
-        AppendEscaped(object_[i].first, out);
+        AppendJsonString(object_[i].first, out);
         out->append(indent < 0 ? ":" : ": ");
         object_[i].second.DumpTo(out, indent, depth + 1);
       }

@@ -30,43 +30,6 @@ constexpr std::array<absl::string_view, kNumTokens - kFirstSpecialId> kSpecialTe
     "</result>",
 };
 
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is invalid; `*bad_len` gets
-// the length of the maximal invalid subpart to replace (at least 1).
-size_t ValidSequenceLength(absl::string_view text, size_t i, size_t* bad_len) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b = byte(i);
-  *bad_len = 1;
-  if (b < 0x80) return 1;
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    need = 2;
-    if (b == 0xE0) lo = 0xA0;  // overlong
-    if (b == 0xED) hi = 0x9F;  // surrogates
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    need = 3;
-    if (b == 0xF0) lo = 0x90;  // overlong
-    if (b == 0xF4) hi = 0x8F;  // > U+10FFFF
-  } else {
-    return 0;
-  }
-  for (size_t k = 1; k <= need; ++k) {
-    if (i + k >= text.size()) {
-      *bad_len = k;
-      return 0;
-    }
-    const unsigned char c = byte(i + k);
-    const unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
-    if (c < min || c > max) {
-      *bad_len = k;
-      return 0;
-    }
-  }
-  return need + 1;
-}
-
 }  // namespace
 
 bool IsKnownToken(int32_t id) { return id >= 0 && id < kNumTokens; }
@@ -76,24 +39,6 @@ bool IsSpecialToken(int32_t id) { return id >= kFirstSpecialId && id < kNumToken
 absl::string_view SpecialTokenText(int32_t id) {
   if (!IsSpecialToken(id)) return "";
   return kSpecialTexts[id - kFirstSpecialId];
-}
-
-std::string SanitizeUtf8(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t bad_len;
-    const size_t len = ValidSequenceLength(text, i, &bad_len);
-    if (len > 0) {
-      out.append(text.data() + i, len);
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");  // U+FFFD
-      i += bad_len;
-    }
-  }
-  return out;
 }
 
 std::vector<int32_t> Tokenizer::Encode(absl::string_view text) const {

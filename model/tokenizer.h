@@ -36,6 +36,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "base/utf8.h"
 
 namespace dsarl::model {
 
@@ -69,10 +70,6 @@ bool IsSpecialToken(int32_t id);
 // The literal text of a special token ("<eos>"); "" for any other id.
 absl::string_view SpecialTokenText(int32_t id);
 
-// Replaces every invalid UTF-8 sequence (bad lead byte, truncated or overlong sequence, surrogate,
-// > U+10FFFF) with U+FFFD, one replacement per maximal invalid subpart. Valid input is returned
-// unchanged. Use it before putting decoded model text into logs or JSON.
-std::string SanitizeUtf8(absl::string_view text);
 
 // Stateless; cheap to copy. All methods are thread-safe.
 class Tokenizer {

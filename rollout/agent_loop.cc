@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "model/chat_format.h"
 #include "model/tokenizer.h"
 
@@ -174,12 +175,12 @@ proto::Trajectory ToTrajectory(const AgentEpisode& e, const rewards::ScoredSampl
   rewards::ApplyToTrajectory(scored, &t);
   // Details quote the model's text, which may be any bytes; proto3 strings must be UTF-8 or the
   // learner cannot parse the group.
-  for (auto& c : *t.mutable_reward_components()) c.set_details(model::SanitizeUtf8(c.details()));
-  t.set_infra_error(model::SanitizeUtf8(t.infra_error()));
+  for (auto& c : *t.mutable_reward_components()) c.set_details(SanitizeUtf8(c.details()));
+  t.set_infra_error(SanitizeUtf8(t.infra_error()));
   t.set_finish_reason(e.finish() == proto::FINISH_INFRA_ERROR || !scored.infra_error.empty()
                           ? proto::FINISH_INFRA_ERROR
                           : e.finish());
-  if (!e.infra_error().empty()) t.set_infra_error(model::SanitizeUtf8(e.infra_error()));
+  if (!e.infra_error().empty()) t.set_infra_error(SanitizeUtf8(e.infra_error()));
   t.set_num_turns(r.turns);
   t.set_num_tool_calls(e.tool_calls());
   t.set_num_tool_errors(e.tool_errors());

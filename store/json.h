@@ -27,9 +27,6 @@ void AppendJsonMembers(const google::protobuf::Message& message, std::string* ou
 // `message` as one JSON object, on one line.
 std::string ToJson(const google::protobuf::Message& message);
 
-// Appends `s` as a JSON string literal (quoted and escaped).
-void AppendJsonString(absl::string_view s, std::string* out);
-
 }  // namespace dsarl::store
 
 #endif  // DSARL_STORE_JSON_H_
