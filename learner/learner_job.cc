@@ -53,6 +53,22 @@ std::string CheckpointDir(const proto::JobConfig& c, int64_t step) {
   return absl::StrFormat("%s/checkpoints/step_%06d", c.output_dir(), step);
 }
 
+// True when the group's usable trajectories all have the same reward: zero advantage, no signal.
+bool AllRewardsEqual(const proto::Group& g) {
+  bool seen = false;
+  double first = 0;
+  for (const proto::Trajectory& t : g.trajectories()) {
+    if (!t.infra_error().empty()) continue;
+    if (!seen) {
+      first = t.reward();
+      seen = true;
+    } else if (t.reward() != first) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobConfig& config,
@@ -226,10 +242,13 @@ absl::Status LearnerJob::Checkpoint() {
 }
 
 void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& groups,
-                        double seconds, int64_t oldest_version) {
+                        const std::vector<proto::Group>& uniform, double seconds,
+                        int64_t oldest_version) {
   std::map<std::string, double> m;
   const GrpoStats& g = r.grpo;
-  m["reward/mean"] = g.reward_mean;
+  m["reward/mean"] = g.reward_mean;  // replaced below by the mean over every drawn group
+  m["reward/trained_mean"] = g.reward_mean;
+  m["groups/uniform_skipped"] = double(uniform.size());
   m["reward/std"] = g.reward_std;
   m["advantage/std"] = g.advantage_std;
   m["groups/all_equal_fraction"] = g.frac_groups_all_equal;
@@ -256,10 +275,16 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
   m["throughput/train_tokens_per_s"] = r.tokens / std::max(seconds, 1e-9);
   // Pass rate: share of trajectories whose verifier component (or whole reward) reached 1.
   int pass = 0, n = 0;
+  double reward_sum = 0;
   std::map<std::string, std::pair<double, int>> components;
-  for (const proto::Group& grp : groups) {
-    for (const proto::Trajectory& t : grp.trajectories()) {
+  std::vector<const proto::Group*> drawn;
+  for (const auto* set : {&groups, &uniform}) {
+    for (const proto::Group& grp : *set) drawn.push_back(&grp);
+  }
+  for (const proto::Group* grp : drawn) {
+    for (const proto::Trajectory& t : grp->trajectories()) {
       ++n;
+      reward_sum += t.reward();
       double verifier = t.reward();
       for (const auto& c : t.reward_components()) {
         if (!c.applicable()) continue;
@@ -271,6 +296,7 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
     }
   }
   m["reward/pass_rate"] = n > 0 ? double(pass) / n : 0.0;
+  if (n > 0) m["reward/mean"] = reward_sum / n;
   for (const auto& [name, v] : components) m["reward/component/" + name] = v.first / v.second;
   history_.push_back(m);
   if (absl::Status s = metrics_->Write(step_, m); !s.ok()) {
@@ -281,16 +307,36 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
   options_.progress(absl::StrFormat(
       "step %d/%d  reward %.3f  pass %.1f%%  kl %.4f  masked %.1f%%  clip %.1f%%  %.0f tok/s  "
       "ETA %.0fs",
-      step_, config_.learner().total_steps(), g.reward_mean, 100 * m["reward/pass_rate"], g.kl,
+      step_, config_.learner().total_steps(), m["reward/mean"], 100 * m["reward/pass_rate"], g.kl,
       100 * g.masked_fraction, 100 * g.clip_fraction, m["throughput/train_tokens_per_s"], eta));
+}
+
+bool LearnerJob::DrawGroups(std::vector<proto::Group>* groups, std::vector<proto::Group>* uniform,
+                            const std::function<bool()>& stopping) {
+  const proto::LearnerConfig& lc = config_.learner();
+  const int want = lc.prompts_per_step();
+  if (!lc.skip_uniform_groups()) {
+    *groups = state_->TakeGroups(want, 1000, stopping);
+    return static_cast<int>(groups->size()) == want;
+  }
+  const size_t cap = size_t(want) * lc.max_draw_factor();
+  while (static_cast<int>(groups->size()) < want && groups->size() + uniform->size() < cap) {
+    if (stopping()) return false;
+    const int n = std::min<size_t>(want - groups->size(), cap - groups->size() - uniform->size());
+    for (proto::Group& g : state_->TakeGroups(n, 1000, stopping)) {
+      (AllRewardsEqual(g) ? uniform : groups)->push_back(std::move(g));
+    }
+  }
+  return true;
 }
 
 absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
   const proto::LearnerConfig& lc = config_.learner();
   const auto stopping = [&] { return stop.load(); };
   while (step_ < lc.total_steps() && !stop.load()) {
-    std::vector<proto::Group> groups = state_->TakeGroups(lc.prompts_per_step(), 1000, stopping);
-    if (static_cast<int>(groups.size()) < lc.prompts_per_step()) {
+    std::vector<proto::Group> groups, uniform;
+    if (!DrawGroups(&groups, &uniform, stopping)) {
+      for (auto& g : uniform) groups.push_back(std::move(g));
       state_->Requeue(std::move(groups));
       continue;
     }
@@ -317,12 +363,14 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     ++step_;
     ++version_;
     RETURN_IF_ERROR(Publish());
-    for (const proto::Group& g : groups) {
-      RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), step_));
+    for (const auto* set : {&groups, &uniform}) {
+      for (const proto::Group& g : *set) {
+        RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), step_));
+      }
     }
     state_->SetStep(step_);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    Report(report, groups, secs, oldest);
+    Report(report, groups, uniform, secs, oldest);
     if (cs.infra_errors > 0) {
       DSARL_LOG_WARN("learner: step {}: {} trajectories with infrastructure errors left out",
                      step_, cs.infra_errors);

@@ -55,8 +55,15 @@ class LearnerJob {
   absl::Status Resume();
   absl::Status Checkpoint();
   absl::Status Publish();
-  void Report(const StepReport& r, const std::vector<proto::Group>& groups, double seconds,
-              int64_t oldest_version);
+  // Takes the next step's groups: prompts_per_step of them, or with skip_uniform_groups that many
+  // with unequal rewards in `groups` and the all-equal ones drawn meanwhile in `uniform`. False
+  // when the learner is stopping or (without skipping) fewer came within a second; the caller
+  // requeues what was drawn.
+  bool DrawGroups(std::vector<proto::Group>* groups, std::vector<proto::Group>* uniform,
+                  const std::function<bool()>& stopping);
+  // Metrics of a step trained on `groups`; `uniform` were drawn and skipped (rewards all equal).
+  void Report(const StepReport& r, const std::vector<proto::Group>& groups,
+              const std::vector<proto::Group>& uniform, double seconds, int64_t oldest_version);
 
   proto::JobConfig config_;
   LearnerJobOptions options_;

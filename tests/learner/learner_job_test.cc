@@ -5,6 +5,8 @@
 #include "learner/learner_job.h"
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -73,13 +75,15 @@ class LetterRunner : public rollout::GroupRunner {
             letters += r.tokens[j] >= 'a' && r.tokens[j] <= 'z';
           }
         }
-        t->set_reward(gen ? double(letters) / gen : 0.0);
+        t->set_reward(uniform_even && g.prompt_id() % 2 == 0 ? 0.5
+                                                              : gen ? double(letters) / gen : 0.0);
         t->set_finish_reason(eps[i][k]->finish);
       }
       out.push_back(g);
     }
     return out;
   }
+  bool uniform_even = false;  // even prompts get one reward for every sample: no signal
 };
 
 proto::JobConfig Config(const std::string& dir, int steps) {
@@ -131,13 +135,15 @@ void SeedStore(const std::string& dir) {
   }
 }
 
-absl::Status RunWithWorker(LearnerJob* job, const model::ModelDims& dims) {
+absl::Status RunWithWorker(LearnerJob* job, const model::ModelDims& dims,
+                           bool uniform_even = false) {
   std::atomic<bool> stop{false};
   std::thread worker([&] {
     auto channel = rollout::LearnerClient::Connect(absl::StrCat("127.0.0.1:", job->port()));
     rollout::LearnerClient client(channel, "learner", 10);
     model::Transformer policy(dims);
     LetterRunner runner;
+    runner.uniform_even = uniform_even;
     rollout::WorkerOptions wo;
     wo.prompts_per_lease = 4;
     rollout::Worker w(&client, &runner, &policy, wo);
@@ -180,6 +186,34 @@ TEST(LearnerJob, TrainsResumesAndCountsEveryGroupOnce) {
   for (int s = 1; s <= 6; ++s) EXPECT_EQ(per_step[s], 4) << "step " << s;
   EXPECT_TRUE(std::filesystem::exists(dir + "/metrics.jsonl"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/checkpoints/step_000006/model.safetensors"));
+}
+
+TEST(LearnerJob, DynamicSamplingTrainsOnlyGroupsWithSignal) {
+  const std::string dir = ::testing::TempDir() + "/dsarl_job_dynamic";
+  std::filesystem::remove_all(dir);
+  SeedStore(dir);
+  proto::JobConfig c = Config(dir, 3);
+  c.mutable_learner()->set_skip_uniform_groups(true);
+  ASSERT_OK_AND_ASSIGN(model::ModelDims dims, model::DimsFromConfig(c.model()));
+  ASSERT_OK_AND_ASSIGN(auto job, LearnerJob::Create(c, {}));
+  ASSERT_OK(RunWithWorker(job.get(), dims, /*uniform_even=*/true));
+  EXPECT_EQ(job->step(), 3);
+  // Each step consumed prompts_per_step groups with signal, and the all-equal ones drawn meanwhile
+  // are stored once, marked with the step, and counted in the metrics.
+  std::map<int64_t, int> informative, uniform;
+  ASSERT_OK(job->store()->ScanGroups(store::GroupQuery{job->run_id()}, [&](const proto::Group& g) {
+    bool equal = true;
+    for (const auto& t : g.trajectories()) equal &= t.reward() == g.trajectories(0).reward();
+    (equal ? uniform : informative)[g.step()] += 1;
+    return true;
+  }));
+  double skipped = 0;
+  for (int s = 1; s <= 3; ++s) {
+    EXPECT_EQ(informative[s], 4) << "step " << s;
+    EXPECT_EQ(job->history()[s - 1].at("groups/uniform_skipped"), uniform[s]) << "step " << s;
+    skipped += uniform[s];
+  }
+  EXPECT_GE(skipped, 3);
 }
 
 TEST(LearnerJob, RefusesAStoreWithoutPrompts) {
