@@ -20,7 +20,9 @@ SETS=(--set "output_dir=$D/job" --set name=fault --set model.d_model=64 --set mo
       --set envs.max_difficulty=0 --set rollout.group_size=4 --set rollout.max_new_tokens=8
       --set rollout.max_batch=16 --set learner.prompts_per_step=4 --set learner.total_steps=$STEPS
       --set learner.checkpoint_every=3 --set learner.lease_timeout_s=3 --set learner.max_staleness=2
-      --set learner.lr=1e-4 --set sft.steps=0 --set eval.num_tasks=0)
+      --set learner.lr=1e-4 --set sft.steps=0 --set eval.num_tasks=0
+      # Every drawn group is trained, so each step accounts for exactly prompts_per_step groups.
+      --set learner.skip_uniform_groups=false)
 CFG="$(dirname "$0")/../../configs/quickstart.textproto"
 
 "$DSARL" envs synthesize --out "$D/job/store" --config "$CFG" "${SETS[@]}" >/dev/null 2>&1 \
