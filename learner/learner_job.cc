@@ -246,7 +246,6 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
                         int64_t oldest_version) {
   std::map<std::string, double> m;
   const GrpoStats& g = r.grpo;
-  m["reward/mean"] = g.reward_mean;  // replaced below by the mean over every drawn group
   m["reward/trained_mean"] = g.reward_mean;
   m["groups/uniform_skipped"] = double(uniform.size());
   m["reward/std"] = g.reward_std;
@@ -277,26 +276,25 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
   int pass = 0, n = 0;
   double reward_sum = 0;
   std::map<std::string, std::pair<double, int>> components;
-  std::vector<const proto::Group*> drawn;
+  // Over every drawn group, skipped ones included: the policy's reward, not the trained subset's.
   for (const auto* set : {&groups, &uniform}) {
-    for (const proto::Group& grp : *set) drawn.push_back(&grp);
-  }
-  for (const proto::Group* grp : drawn) {
-    for (const proto::Trajectory& t : grp->trajectories()) {
-      ++n;
-      reward_sum += t.reward();
-      double verifier = t.reward();
-      for (const auto& c : t.reward_components()) {
-        if (!c.applicable()) continue;
-        components[c.name()].first += c.value();
-        components[c.name()].second += 1;
-        if (c.name() == "verifier") verifier = c.value();
+    for (const proto::Group& grp : *set) {
+      for (const proto::Trajectory& t : grp.trajectories()) {
+        ++n;
+        reward_sum += t.reward();
+        double verifier = t.reward();
+        for (const auto& c : t.reward_components()) {
+          if (!c.applicable()) continue;
+          components[c.name()].first += c.value();
+          components[c.name()].second += 1;
+          if (c.name() == "verifier") verifier = c.value();
+        }
+        pass += verifier >= 1.0 - 1e-9;
       }
-      pass += verifier >= 1.0 - 1e-9;
     }
   }
   m["reward/pass_rate"] = n > 0 ? double(pass) / n : 0.0;
-  if (n > 0) m["reward/mean"] = reward_sum / n;
+  m["reward/mean"] = n > 0 ? reward_sum / n : g.reward_mean;
   for (const auto& [name, v] : components) m["reward/component/" + name] = v.first / v.second;
   history_.push_back(m);
   if (absl::Status s = metrics_->Write(step_, m); !s.ok()) {
