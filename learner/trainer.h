@@ -81,6 +81,8 @@ class Trainer {
 
   // One rollout batch: reference log-probs, then `minibatches` optimizer steps over consecutive
   // slices of the groups. InvalidArgument for malformed samples (lengths, mask, kept sets).
+  // Afterwards the policy's grads() hold the gradient of the last mini-batch as the optimizer
+  // applied it (after clipping); a skipped step leaves the non-finite gradient there.
   absl::StatusOr<StepReport> GrpoStep(const std::vector<TrainGroup>& batch);
 
   // One optimizer step of the LM loss (SFT) and/or the indexer loss (DSA stages).
