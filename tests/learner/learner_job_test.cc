@@ -4,8 +4,11 @@
 // group lost or trained twice.
 #include "learner/learner_job.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -13,6 +16,7 @@
 #include "model/tokenizer.h"
 #include "rollout/engine.h"
 #include "rollout/worker.h"
+#include "tests/base/temp_dir.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::learner {
@@ -135,10 +139,13 @@ void SeedStore(const std::string& dir) {
   }
 }
 
+// Runs the job with one worker on loopback until the job returns. The job waits for groups, so
+// if the worker stops on its own (an error), or the whole run takes more than five minutes, the
+// job is stopped too: the test then fails on what the job did, instead of hanging.
 absl::Status RunWithWorker(LearnerJob* job, const model::ModelDims& dims,
                            bool uniform_even = false) {
   std::atomic<bool> stop{false};
-  std::thread worker([&] {
+  std::jthread worker([&] {
     auto channel = rollout::LearnerClient::Connect(absl::StrCat("127.0.0.1:", job->port()));
     rollout::LearnerClient client(channel, "learner", 10);
     model::Transformer policy(dims);
@@ -148,16 +155,27 @@ absl::Status RunWithWorker(LearnerJob* job, const model::ModelDims& dims,
     wo.prompts_per_lease = 4;
     rollout::Worker w(&client, &runner, &policy, wo);
     EXPECT_OK(w.Run(stop));
+    stop = true;
+  });
+  std::jthread watchdog([&](std::stop_token done) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, done, std::chrono::minutes(5), [] { return false; });
+    if (!done.stop_requested()) {
+      ADD_FAILURE() << "the job did not finish within 5 minutes; stopping it";
+      stop = true;
+    }
   });
   absl::Status s = job->Run(stop);
   stop = true;
-  worker.join();
+  watchdog.request_stop();
   return s;
 }
 
 TEST(LearnerJob, TrainsResumesAndCountsEveryGroupOnce) {
-  const std::string dir = ::testing::TempDir() + "/dsarl_job";
-  std::filesystem::remove_all(dir);
+  const dsarl::testing::ScratchDir scratch("job");
+  const std::string& dir = scratch.path();
   SeedStore(dir);
   proto::JobConfig c = Config(dir, 3);
   ASSERT_OK_AND_ASSIGN(model::ModelDims dims, model::DimsFromConfig(c.model()));
@@ -189,8 +207,8 @@ TEST(LearnerJob, TrainsResumesAndCountsEveryGroupOnce) {
 }
 
 TEST(LearnerJob, DynamicSamplingTrainsOnlyGroupsWithSignal) {
-  const std::string dir = ::testing::TempDir() + "/dsarl_job_dynamic";
-  std::filesystem::remove_all(dir);
+  const dsarl::testing::ScratchDir scratch("job-dynamic");
+  const std::string& dir = scratch.path();
   SeedStore(dir);
   proto::JobConfig c = Config(dir, 3);
   c.mutable_learner()->set_skip_uniform_groups(true);
@@ -217,9 +235,8 @@ TEST(LearnerJob, DynamicSamplingTrainsOnlyGroupsWithSignal) {
 }
 
 TEST(LearnerJob, RefusesAStoreWithoutPrompts) {
-  const std::string dir = ::testing::TempDir() + "/dsarl_job_empty";
-  std::filesystem::remove_all(dir);
-  auto job = LearnerJob::Create(Config(dir, 1), {});
+  const dsarl::testing::ScratchDir scratch("job-empty");
+  auto job = LearnerJob::Create(Config(scratch.path(), 1), {});
   EXPECT_EQ(job.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -2,30 +2,27 @@
 // intake that is idempotent and refuses stale work, checksummed weights, status.
 #include "learner/service.h"
 
-#include <filesystem>
-
 #include "base/crc32c.h"
 #include "gtest/gtest.h"
 #include "rollout/learner_client.h"
+#include "tests/base/temp_dir.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::learner {
 namespace {
 
 struct Fixture {
-  std::string dir;
+  dsarl::testing::ScratchDir dir;  // first: outlives the store in it
   std::unique_ptr<store::Store> store;
   std::unique_ptr<LearnerState> state;
   std::unique_ptr<LearnerServer> server;
   std::unique_ptr<rollout::LearnerClient> client;
   int64_t now = 1000;
 
-  explicit Fixture(const std::string& name, int max_staleness = 1) {
-    dir = ::testing::TempDir() + "/dsarl_service_" + name;
-    std::filesystem::remove_all(dir);
+  explicit Fixture(const std::string& name, int max_staleness = 1) : dir("service-" + name) {
     store::OpenOptions o;
     o.create_if_missing = true;
-    store = std::move(store::Store::Open(dir, o).value());
+    store = std::move(store::Store::Open(dir.path(), o).value());
     proto::EnvSpec env;
     env.set_id(1);
     env.set_category("arithmetic");

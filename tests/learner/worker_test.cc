@@ -3,13 +3,15 @@
 // retries then gives up while the learner is unreachable.
 #include "rollout/worker.h"
 
-#include <filesystem>
+#include <chrono>
 #include <thread>
 
 #include "base/crc32c.h"
 #include "gtest/gtest.h"
 #include "learner/service.h"
 #include "model/checkpoint.h"
+#include "tests/base/closed_port.h"
+#include "tests/base/temp_dir.h"
 #include "tests/model/model_test_util.h"
 #include "tests/status_matchers.h"
 
@@ -50,18 +52,17 @@ class FakeRunner : public GroupRunner {
 };
 
 struct LearnerFixture {
+  dsarl::testing::ScratchDir dir;  // first: outlives the store in it
   std::unique_ptr<store::Store> store;
   std::unique_ptr<learner::LearnerState> state;
   std::unique_ptr<learner::LearnerServer> server;
   model::ModelDims dims = model::testing::TinyTestDims(false, model::AttentionMode::kSparse);
   std::unique_ptr<model::Transformer> learner_model;
 
-  explicit LearnerFixture(const std::string& name) {
-    const std::string dir = ::testing::TempDir() + "/dsarl_worker_" + name;
-    std::filesystem::remove_all(dir);
+  explicit LearnerFixture(const std::string& name) : dir("worker-" + name) {
     store::OpenOptions o;
     o.create_if_missing = true;
-    store = std::move(store::Store::Open(dir, o).value());
+    store = std::move(store::Store::Open(dir.path(), o).value());
     proto::EnvSpec env;
     env.set_id(1);
     EXPECT_OK(store->PutEnv(env));
@@ -96,8 +97,17 @@ TEST(Worker, PullsWeightsSubmitsGroupsAndStopsWhenFinished) {
   o.prompts_per_lease = 2;
   Worker worker(&client, &runner, &policy, o);
   std::atomic<bool> stop{false};
-  std::thread finisher([&] {
-    while (f.store->Counts().groups() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Finishes the run once all 6 groups are stored, or after a minute (failing): either way the
+  // worker's Run returns. A jthread, so an early return from the test still joins it.
+  std::jthread finisher([&](std::stop_token cancel) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (f.store->Counts().groups() < 6 && !cancel.stop_requested()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "only " << f.store->Counts().groups() << " of 6 groups after 60 s";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     f.state->SetFinished();
   });
   ASSERT_OK(worker.Run(stop));
@@ -129,18 +139,24 @@ TEST(Worker, StopReturnsUnfinishedLeases) {
 }
 
 TEST(Worker, GivesUpWhenTheLearnerStaysAway) {
-  auto channel = LearnerClient::Connect("127.0.0.1:1");  // nothing listens on port 1
-  LearnerClient client(channel, "127.0.0.1:1", 0.2);
+  const dsarl::testing::ClosedPort closed;  // held for the test: refuses connections
+  ASSERT_GT(closed.port(), 0);
+  auto channel = LearnerClient::Connect(closed.address());
+  LearnerClient client(channel, closed.address(), 0.2);
   model::Transformer policy(model::testing::TinyTestDims(false, model::AttentionMode::kSparse));
   FakeRunner runner;
   WorkerOptions o;
   o.backoff_initial_s = 0.05;
-  o.give_up_after_s = 0.5;
+  o.give_up_after_s = 1;  // room for several retries (after 50, 100, 200, 400 ms) even under load
   Worker worker(&client, &runner, &policy, o);
   std::atomic<bool> stop{false};
+  const auto start = std::chrono::steady_clock::now();
   absl::Status s = worker.Run(stop);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_GT(worker.stats().retries, 1);
+  EXPECT_GE(waited, o.give_up_after_s) << "gave up before give_up_after_s";
 }
 
 }  // namespace
