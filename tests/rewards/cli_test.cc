@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "model/chat_format.h"
 #include "store/json.h"
+#include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::rewards {
@@ -35,7 +36,8 @@ class RewardsCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* bin = std::getenv("DSARL_BIN");
-    if (bin == nullptr || !std::filesystem::exists(bin)) GTEST_SKIP() << "DSARL_BIN not built";
+    DSARL_REQUIRE(bin != nullptr && std::filesystem::exists(bin),
+                  "the dsarl binary (DSARL_BIN, set by ctest; build the dsarl target)");
     char tmpl[] = "/tmp/dsarl-rewards-cli-XXXXXX";
     dir_ = mkdtemp(tmpl);
   }

@@ -13,6 +13,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "rewards/composer.h"
+#include "tests/prerequisite.h"
 #include "tests/rewards/test_util.h"
 
 namespace dsarl::rewards {
@@ -71,9 +72,8 @@ class Child {
 };
 
 TEST(JudgeServerTest, ScoresThroughTheComposer) {
-  if (std::system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "python3 with grpcio and protobuf is needed (scripts/setup.sh installs them)";
-  }
+  DSARL_REQUIRE(std::system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") == 0,
+                "python3 with grpcio and protobuf (scripts/setup.sh installs them)");
   Child server({"python3", std::string(DSARL_SOURCE_DIR) + "/examples/rewards/judge_server.py",
                 "--port", "0"});
   const std::string banner = server.FirstLine(std::chrono::seconds(60));
