@@ -76,8 +76,9 @@ class FaultyPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(auto lib, PluginLibrary::Load(FAULTY_PLUGIN));
-    ASSERT_OK_AND_ASSIGN(env_,
-                         MakePluginEnvironment(lib, Spec("faulty", 1, 0), absl::Milliseconds(500)));
+    // Every call that returns does so in microseconds; 5 s leaves room for a loaded machine to
+    // schedule the call's thread, and bounds how long the hanging call holds the test.
+    ASSERT_OK_AND_ASSIGN(env_, MakePluginEnvironment(lib, Spec("faulty", 1, 0), absl::Seconds(5)));
   }
   // An episode that calls `tool` in its one round.
   EpisodeRecord Run(uint64_t seed, const std::string& tool, const std::string& answer = "") {

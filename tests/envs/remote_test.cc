@@ -4,18 +4,21 @@
 // environments go on.
 #include "envs/remote.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <chrono>
+#include <cstdlib>
 
 #include "envs/episode.h"
 #include "envs/factory.h"
 #include "envs/synthesis.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
 extern char** environ;
@@ -28,7 +31,8 @@ using ::testing::HasSubstr;
 // The Python server as a child process; stopped (SIGKILL) by the destructor if still running.
 class Server {
  public:
-  // Starts it and waits for its "listening on HOST:PORT" line; empty address on failure.
+  // Starts it and waits (up to a minute) for its "listening on HOST:PORT" line; empty address on
+  // failure.
   Server() {
     int out[2];
     if (pipe(out) != 0) return;
@@ -45,14 +49,10 @@ class Server {
     }
     posix_spawn_file_actions_destroy(&actions);
     close(out[1]);
-    FILE* f = fdopen(out[0], "r");
-    char line[256];
-    if (pid_ > 0 && f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
-      std::string s(line);
-      const std::string prefix = "listening on ";
-      if (s.rfind(prefix, 0) == 0) address_ = s.substr(prefix.size(), s.find('\n') - prefix.size());
-    }
-    if (f != nullptr) fclose(f);
+    const std::string line = pid_ > 0 ? FirstLine(out[0], std::chrono::seconds(60)) : "";
+    close(out[0]);
+    const std::string prefix = "listening on ";
+    if (line.rfind(prefix, 0) == 0) address_ = line.substr(prefix.size());
   }
   ~Server() { Kill(); }
   void Kill() {
@@ -61,17 +61,38 @@ class Server {
     waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
-  // Waits for it to exit by itself; true when it did within a few seconds.
+  // Waits for it to exit by itself; true when it did within 30 s.
   bool Exited() {
-    for (int i = 0; i < 100 && pid_ > 0; ++i) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
-      usleep(50000);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+      } else {
+        usleep(10000);
+      }
     }
     return pid_ <= 0;
   }
   const std::string& address() const { return address_; }
 
  private:
+  // The first line written to `fd` (without the newline), or "" at end of output or `timeout`.
+  static std::string FirstLine(int fd, std::chrono::milliseconds timeout) {
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return "";
+      pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char c;
+      if (read(fd, &c, 1) != 1) return "";
+      if (c == '\n') return line;
+      line.push_back(c);
+    }
+  }
+
   pid_t pid_ = -1;
   std::string address_;
 };
@@ -79,14 +100,14 @@ class Server {
 class RemoteTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") != 0) {
-      GTEST_SKIP() << "python3 with grpcio and protobuf is needed (scripts/setup.sh installs them)";
-    }
+    DSARL_REQUIRE(system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") == 0,
+                  "python3 with grpcio and protobuf (scripts/setup.sh installs them)");
     server_ = std::make_unique<Server>();
     ASSERT_FALSE(server_->address().empty()) << "the example server did not start";
     proto::EnvsConfig config;
     config.add_remote_addresses(server_->address());
-    config.set_call_timeout_s(1.0);
+    // Ample for every call a loaded machine answers; the hanging call runs into it.
+    config.set_call_timeout_s(5.0);
     ASSERT_OK_AND_ASSIGN(factory_, EnvFactory::Create(config));
   }
   proto::EnvSpec Spec(uint64_t seed, const std::string& fault = "") {
