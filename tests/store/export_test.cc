@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/json.h"
+#include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 #include "tests/store/test_util.h"
 
@@ -114,7 +115,7 @@ class ExportTest : public ::testing::Test {
 };
 
 TEST_F(ExportTest, EveryTableIsValidJsonLines) {
-  if (!HavePython()) GTEST_SKIP() << "python3 not found; skipping the JSON check";
+  DSARL_REQUIRE(HavePython(), "python3, to read the export back (apt-get install python3)");
   const std::pair<const char*, int> tables[] = {
       {"envs", 1}, {"prompts", 12}, {"groups", 6},     {"trajectories", 24},
       {"runs", 0}, {"metrics", 1},  {"checkpoints", 0}};
@@ -212,7 +213,7 @@ TEST_F(ExportTest, DumpIsReadableAndElidesLongFields) {
 // The commands as a user runs them, on a store another handle (this test's writer) holds open.
 TEST_F(ExportTest, StoreCommandsEndToEnd) {
   const char* bin = std::getenv("DSARL_BIN");
-  if (bin == nullptr) GTEST_SKIP() << "DSARL_BIN not set (run through ctest)";
+  DSARL_REQUIRE(bin != nullptr, "the dsarl binary (DSARL_BIN, set by ctest)");
   const std::string dir = tmp_.Sub("store");
   std::string out;
   ASSERT_EQ(Shell(absl::StrCat(bin, " store stats ", dir), &out), 0) << out;
@@ -233,10 +234,6 @@ TEST_F(ExportTest, StoreCommandsEndToEnd) {
             0)
       << out;
   EXPECT_THAT(out, HasSubstr("24 row(s) of trajectories"));
-  if (HavePython()) {
-    ASSERT_EQ(PythonCheck(jsonl, &out), 0) << out;
-    EXPECT_THAT(out, HasSubstr("24 attempt,behaviour_logprobs,"));
-  }
 
   EXPECT_EQ(
       Shell(absl::StrCat(bin, " store export ", dir, " --cf trajectories --format csv"), &out), 2);
@@ -245,6 +242,11 @@ TEST_F(ExportTest, StoreCommandsEndToEnd) {
   EXPECT_THAT(out, HasSubstr(tmp_.Sub("missing")));
   EXPECT_EQ(Shell(absl::StrCat(bin, " store dump ", dir, " --cf nope"), &out), 2);
   EXPECT_THAT(out, HasSubstr("envs, prompts, groups, trajectories, runs, meta"));
+
+  // Last, as it needs python: the exported file reads back.
+  DSARL_REQUIRE(HavePython(), "python3, to read the export back (apt-get install python3)");
+  ASSERT_EQ(PythonCheck(jsonl, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("24 attempt,behaviour_logprobs,"));
 }
 
 TEST(JsonTest, FloatsRoundTripAndSpecialValuesAreNull) {

@@ -1,6 +1,6 @@
 // RocksDB's own `ldb` tool (Debian package rocksdb-tools) can read a store: it lists our column
 // families and scans our keys, and the values it prints parse back as our protos. Skipped, with a
-// message, when ldb is not installed.
+// message, when ldb is not installed (a failure in CI).
 #include <cstdio>
 #include <string>
 
@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "store/keys.h"
 #include "store/store.h"
+#include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 #include "tests/store/test_util.h"
 
@@ -39,9 +40,8 @@ std::string Hex(const std::string& bytes) {
 
 TEST(LdbTest, ListsColumnFamiliesAndScansKeys) {
   std::string out;
-  if (Shell("command -v ldb", &out) != 0) {
-    GTEST_SKIP() << "ldb not found (Debian package rocksdb-tools); skipping the ldb test";
-  }
+  DSARL_REQUIRE(Shell("command -v ldb", &out) == 0,
+                "RocksDB's ldb (apt-get install rocksdb-tools)");
   TempDir tmp;
   {
     OpenOptions options;
