@@ -19,17 +19,21 @@ grep -q "^arithmetic .*reasoning" "$TMP/list.txt" && grep -q "^code_interpreter 
 check "envs list shows the categories" $?
 "$DSARL" envs list --plugin "$PLUGIN" | grep -q "^word_sum .*plugin:"; check "envs list --plugin" $?
 
-# The full set, timed.
-start=$(date +%s%N)
-"$DSARL" envs synthesize --out "$TMP/full" >"$TMP/full.txt" 2>"$TMP/full.err"; rc=$?
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# The full set, timed. The budget is on CPU time (user + system, all threads), which a busy
+# machine does not stretch the way it stretches wall time; wall time is printed beside it.
+TIMEFORMAT='%R %U %S'
+{ time "$DSARL" envs synthesize --out "$TMP/full" >"$TMP/full.txt" 2>"$TMP/full.err"; } \
+  2>"$TMP/time.txt"
+rc=$?
 check "envs synthesize (full set) exits 0" $rc
 cat "$TMP/full.txt"
 read -r envs tasks < <(awk '$1 == "total" {print $2, $3}' "$TMP/full.txt")
 [ "${envs:-0}" -ge 1800 ]; check "at least 1,800 environments (${envs:-?})" $?
 [ "${tasks:-0}" -ge 85000 ]; check "at least 85,000 tasks (${tasks:-?})" $?
-echo "full synthesis took $ms ms"
-[ "$ms" -lt 90000 ]; check "full synthesis well within budget ($ms ms)" $?
+read -r wall user sys <"$TMP/time.txt"
+cpu_ms=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%d", (u + s) * 1000}')
+echo "full synthesis took ${wall} s wall, $((cpu_ms / 1000)) s CPU"
+[ "$cpu_ms" -lt 90000 ]; check "full synthesis well within budget (${cpu_ms} ms of CPU)" $?
 "$DSARL" envs synthesize --out "$TMP/full" >/dev/null 2>&1; rc=$?
 [ $rc -ne 0 ]; check "refuses to synthesize into a store that has environments" $?
 
