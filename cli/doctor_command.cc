@@ -3,12 +3,14 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "google/protobuf/stubs/common.h"
+#include "model/cpu/isa.h"
 #include "model/device.h"
 #include "store/version.h"
 
@@ -35,8 +37,15 @@ int Run() {
   std::cout << "dsarl doctor\n";
   std::cout << absl::StrFormat("  cpu          %u hardware threads; features: %s\n",
                                std::thread::hardware_concurrency(), CpuFeatures());
-  std::cout << absl::StrFormat("  blas         %s (core %s), %d threads\n",
+  const char* isa_env = std::getenv("DSARL_CPU_ISA");
+  std::cout << absl::StrFormat(
+      "  kernels      %s (DSARL_CPU_ISA=%s; avx2 forces the portable kernels)\n",
+      model::cpu::CpuIsaName(model::cpu::ActiveCpuIsa()), isa_env == nullptr ? "auto" : isa_env);
+  const char* core_env = std::getenv("OPENBLAS_CORETYPE");
+  std::cout << absl::StrFormat("  blas         %s (core %s%s), %d threads\n",
                                openblas_get_config(), openblas_get_corename(),
+                               core_env == nullptr ? ""
+                                                   : std::string(", OPENBLAS_CORETYPE=") + core_env,
                                openblas_get_num_threads());
   model::DeviceReport d = model::ProbeDevices();
   if (d.cuda_compiled) {

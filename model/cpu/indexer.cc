@@ -1,7 +1,7 @@
 #include "model/cpu/indexer.h"
 
 #include <omp.h>
-#if defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -12,6 +12,7 @@
 #include <numeric>
 #include <vector>
 
+#include "model/cpu/isa.h"
 #include "model/cpu/ops.h"
 
 namespace dsarl::model::cpu {
@@ -27,22 +28,17 @@ inline float Dot(const float* a, const float* b, int n) {
 // IndexerScoresRow for keys [begin, end) with the key width a compile-time constant. Each dot
 // product is 16 lanes of FMAs folded by a shuffle tree, and the ReLU is a select, not a branch
 // (its sign is a coin flip per key, and the mispredictions cost more than the arithmetic).
+// The portable version; ScoreKeysAvx512 below is the same computation in AVX-512 intrinsics. The
+// two sum in different orders, so their scores agree to rounding, not bit for bit.
 template <int D>
-void ScoreKeys(float* scores, const float* q_row, const float* w_row, const float* k, int heads,
-               int begin, int end, float c) {
+void ScoreKeysPortable(float* scores, const float* q_row, const float* w_row, const float* k,
+                       int heads, int begin, int end, float c) {
   static_assert(D % 16 == 0);
   for (int s = begin; s < end; ++s) {
     const float* ks = k + size_t(s) * D;
     float acc = 0.0f;
     for (int j = 0; j < heads; ++j) {
       const float* qj = q_row + size_t(j) * D;
-#if defined(__AVX512F__)
-      __m512 v = _mm512_mul_ps(_mm512_loadu_ps(qj), _mm512_loadu_ps(ks));
-      for (int e = 16; e < D; e += 16) {
-        v = _mm512_fmadd_ps(_mm512_loadu_ps(qj + e), _mm512_loadu_ps(ks + e), v);
-      }
-      const float d = _mm512_reduce_add_ps(v);
-#else
       float part[16] = {};
       for (int e = 0; e < D; e += 16) {
         for (int l = 0; l < 16; ++l) part[l] += qj[e + l] * ks[e + l];
@@ -51,11 +47,46 @@ void ScoreKeys(float* scores, const float* q_row, const float* w_row, const floa
         for (int l = 0; l < width; ++l) part[l] += part[l + width];
       }
       const float d = part[0];
-#endif
       acc += w_row[j] * (d > 0.0f ? d : 0.0f);
     }
     scores[s] = acc * c;
   }
+}
+
+#if defined(__x86_64__)
+// Compiled for AVX-512 whatever the build's -march; called only when ActiveCpuIsa() says so.
+template <int D>
+__attribute__((target("avx512f"))) void ScoreKeysAvx512(float* scores, const float* q_row,
+                                                        const float* w_row, const float* k,
+                                                        int heads, int begin, int end, float c) {
+  static_assert(D % 16 == 0);
+  for (int s = begin; s < end; ++s) {
+    const float* ks = k + size_t(s) * D;
+    float acc = 0.0f;
+    for (int j = 0; j < heads; ++j) {
+      const float* qj = q_row + size_t(j) * D;
+      __m512 v = _mm512_mul_ps(_mm512_loadu_ps(qj), _mm512_loadu_ps(ks));
+      for (int e = 16; e < D; e += 16) {
+        v = _mm512_fmadd_ps(_mm512_loadu_ps(qj + e), _mm512_loadu_ps(ks + e), v);
+      }
+      const float d = _mm512_reduce_add_ps(v);
+      acc += w_row[j] * (d > 0.0f ? d : 0.0f);
+    }
+    scores[s] = acc * c;
+  }
+}
+#endif
+
+template <int D>
+void ScoreKeys(float* scores, const float* q_row, const float* w_row, const float* k, int heads,
+               int begin, int end, float c) {
+#if defined(__x86_64__)
+  if (ActiveCpuIsa() == CpuIsa::kAvx512) {
+    ScoreKeysAvx512<D>(scores, q_row, w_row, k, heads, begin, end, c);
+    return;
+  }
+#endif
+  ScoreKeysPortable<D>(scores, q_row, w_row, k, heads, begin, end, c);
 }
 
 // Decode scoring of one row against many keys: split across threads by key range, each range
