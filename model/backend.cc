@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "model/cpu/reference.h"
+
 namespace dsarl::model {
 
 const Backend& CpuBackend() {
@@ -32,6 +34,35 @@ const Backend& CpuBackend() {
       cpu::MoeBackward,
   };
   return kCpu;
+}
+
+const Backend& ReferenceBackend() {
+  static const Backend kReference{
+      "reference",
+      cpu::GemmReference,
+      cpu::MatmulForwardReference,
+      cpu::MatmulBackwardReference,
+      cpu::RmsNormForwardReference,
+      cpu::RmsNormBackwardReference,
+      cpu::LayerNormForwardReference,
+      cpu::LayerNormBackwardReference,
+      cpu::EmbeddingForwardReference,
+      cpu::EmbeddingBackwardReference,
+      cpu::RopeInterleavedReference,
+      cpu::RopeHalfReference,
+      cpu::LogProbForwardReference,
+      cpu::LogProbBackwardReference,
+      cpu::AttentionForwardReference,
+      cpu::AttentionBackwardReference,
+      cpu::AttentionTargetRowReference,
+      cpu::IndexerSelectReference,
+      cpu::IndexerLossReference,
+      cpu::MlpForwardReference,
+      cpu::MlpBackwardReference,
+      cpu::MoeForwardReference,
+      cpu::MoeBackwardReference,
+  };
+  return kReference;
 }
 
 void SetCpuThreads(int n) {

@@ -1,7 +1,8 @@
 // A backend is a table of ops (ggml style): the transformer calls every numerical op through it,
-// so another device's implementation slots in by filling the same table. The CPU table
-// (model/cpu/) is the reference every other backend is tested against. Op semantics and shapes are
-// documented where each CPU op is declared (model/cpu/*.h).
+// so another device's implementation slots in by filling the same table. The reference table
+// (plain loops, model/cpu/reference.h) is what every other backend is tested against, by one
+// op-test harness. Op semantics and shapes are documented where each CPU op is declared
+// (model/cpu/*.h).
 #ifndef DSARL_MODEL_BACKEND_H_
 #define DSARL_MODEL_BACKEND_H_
 
@@ -57,8 +58,13 @@ struct Backend {
   }
 };
 
-// The CPU reference backend (OpenBLAS + OpenMP).
+// The CPU backend (OpenBLAS, OpenMP, hand-vectorized kernels): what the model runs on a CPU.
 const Backend& CpuBackend();
+
+// Plain loops, one element at a time in double, single-threaded (model/cpu/reference.h): the
+// reference every backend, the CPU one included, is tested against (tests/model/op_test.cc).
+// Too slow to train with.
+const Backend& ReferenceBackend();
 
 // Threads the CPU backend uses in this process (OpenMP team and OpenBLAS). n <= 0 keeps the
 // default (all hardware threads). Processes that share a machine (a learner beside rollout

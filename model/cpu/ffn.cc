@@ -8,26 +8,41 @@
 
 namespace dsarl::model::cpu {
 
-void MlpForward(float* y, MlpActs* a, const float* x, const MlpTensors& w, int T, int D,
-                bool accumulate) {
+const FfnKernels& FastFfnKernels() {
+  static const FfnKernels kFast{MatmulForward, MatmulBackward, SwiGluForward, SwiGluBackward};
+  return kFast;
+}
+
+void MlpForwardWith(const FfnKernels& k, float* y, MlpActs* a, const float* x,
+                    const MlpTensors& w, int T, int D, bool accumulate) {
   const int F = w.hidden;
   a->g.resize(size_t(T) * F);
   a->u.resize(size_t(T) * F);
   a->h.resize(size_t(T) * F);
-  MatmulForward(a->g.data(), x, w.gate, T, D, F);
-  MatmulForward(a->u.data(), x, w.up, T, D, F);
-  SwiGluForward(a->h.data(), a->g.data(), a->u.data(), T, F);
-  MatmulForward(y, a->h.data(), w.down, T, F, D, accumulate);
+  k.matmul_forward(a->g.data(), x, w.gate, T, D, F, false, -1, -1);
+  k.matmul_forward(a->u.data(), x, w.up, T, D, F, false, -1, -1);
+  k.swiglu_forward(a->h.data(), a->g.data(), a->u.data(), T, F);
+  k.matmul_forward(y, a->h.data(), w.down, T, F, D, accumulate, -1, -1);
+}
+
+void MlpBackwardWith(const FfnKernels& k, float* dx, const MlpTensors& gw, const float* dy,
+                     const float* x, const MlpActs& a, const MlpTensors& w, int T, int D) {
+  const int F = w.hidden;
+  std::vector<float> dh(size_t(T) * F, 0.0f), dg(size_t(T) * F, 0.0f), du(size_t(T) * F, 0.0f);
+  k.matmul_backward(dh.data(), gw.down, dy, a.h.data(), w.down, T, F, D, -1, -1, -1);  // y = h down^T
+  k.swiglu_backward(dg.data(), du.data(), dh.data(), a.g.data(), a.u.data(), T, F);
+  k.matmul_backward(dx, gw.gate, dg.data(), x, w.gate, T, D, F, -1, -1, -1);  // g = x gate^T
+  k.matmul_backward(dx, gw.up, du.data(), x, w.up, T, D, F, -1, -1, -1);      // u = x up^T
+}
+
+void MlpForward(float* y, MlpActs* a, const float* x, const MlpTensors& w, int T, int D,
+                bool accumulate) {
+  MlpForwardWith(FastFfnKernels(), y, a, x, w, T, D, accumulate);
 }
 
 void MlpBackward(float* dx, const MlpTensors& gw, const float* dy, const float* x,
                  const MlpActs& a, const MlpTensors& w, int T, int D) {
-  const int F = w.hidden;
-  std::vector<float> dh(size_t(T) * F, 0.0f), dg(size_t(T) * F, 0.0f), du(size_t(T) * F, 0.0f);
-  MatmulBackward(dh.data(), gw.down, dy, a.h.data(), w.down, T, F, D);   // y = h down^T
-  SwiGluBackward(dg.data(), du.data(), dh.data(), a.g.data(), a.u.data(), T, F);
-  MatmulBackward(dx, gw.gate, dg.data(), x, w.gate, T, D, F);            // g = x gate^T
-  MatmulBackward(dx, gw.up, du.data(), x, w.up, T, D, F);                // u = x up^T
+  MlpBackwardWith(FastFfnKernels(), dx, gw, dy, x, a, w, T, D);
 }
 
 namespace {
@@ -63,9 +78,19 @@ void Route(int* out, const float* score, const float* bias, const ModelDims& d) 
 
 void MoeForward(float* y, MoeActs* a, const float* x, const LayerTensors& w, const ModelDims& d,
                 const int* forced, int T) {
+  MoeForwardWith(FastFfnKernels(), y, a, x, w, d, forced, T);
+}
+
+void MoeBackward(float* dx, const LayerTensors& gw, const float* dy, const float* x,
+                 const MoeActs& a, const LayerTensors& w, const ModelDims& d, int T) {
+  MoeBackwardWith(FastFfnKernels(), dx, gw, dy, x, a, w, d, T);
+}
+
+void MoeForwardWith(const FfnKernels& k, float* y, MoeActs* a, const float* x,
+                    const LayerTensors& w, const ModelDims& d, const int* forced, int T) {
   const int E = d.n_routed, K = d.experts_per_tok, D = d.d_model;
   a->scores.resize(size_t(T) * E);
-  MatmulForward(a->scores.data(), x, w.router, T, D, E);
+  k.matmul_forward(a->scores.data(), x, w.router, T, D, E, false, -1, -1);
   for (float& s : a->scores) s = 1.0f / (1.0f + std::exp(-s));
   a->experts.resize(size_t(T) * K);
   a->weights.resize(size_t(T) * K);
@@ -86,7 +111,7 @@ void MoeForward(float* y, MoeActs* a, const float* x, const LayerTensors& w, con
   }
   // Shared experts see every row.
   if (w.shared.hidden > 0) {
-    MlpForward(y, &a->shared, x, w.shared, T, D, false);
+    MlpForwardWith(k, y, &a->shared, x, w.shared, T, D, false);
   } else {
     std::fill(y, y + size_t(T) * D, 0.0f);
   }
@@ -106,7 +131,8 @@ void MoeForward(float* y, MoeActs* a, const float* x, const LayerTensors& w, con
     for (int i = 0; i < n; ++i) {
       std::copy_n(x + size_t(rows[i] / K) * D, D, &a->x_in[e][size_t(i) * D]);
     }
-    MlpForward(a->y_out[e].data(), &a->acts[e], a->x_in[e].data(), w.experts[e], n, D, false);
+    MlpForwardWith(k, a->y_out[e].data(), &a->acts[e], a->x_in[e].data(), w.experts[e], n, D,
+                   false);
     for (int i = 0; i < n; ++i) {
       const float wt = a->weights[rows[i]];
       float* yr = y + size_t(rows[i] / K) * D;
@@ -116,10 +142,11 @@ void MoeForward(float* y, MoeActs* a, const float* x, const LayerTensors& w, con
   }
 }
 
-void MoeBackward(float* dx, const LayerTensors& gw, const float* dy, const float* x,
-                 const MoeActs& a, const LayerTensors& w, const ModelDims& d, int T) {
+void MoeBackwardWith(const FfnKernels& k, float* dx, const LayerTensors& gw, const float* dy,
+                     const float* x, const MoeActs& a, const LayerTensors& w,
+                     const ModelDims& d, int T) {
   const int E = d.n_routed, K = d.experts_per_tok, D = d.d_model;
-  if (w.shared.hidden > 0) MlpBackward(dx, gw.shared, dy, x, a.shared, w.shared, T, D);
+  if (w.shared.hidden > 0) MlpBackwardWith(k, dx, gw.shared, dy, x, a.shared, w.shared, T, D);
   std::vector<float> dweight(size_t(T) * K, 0.0f);
   for (int e = 0; e < E; ++e) {
     const auto& rows = a.routed[e];
@@ -137,8 +164,8 @@ void MoeBackward(float* dx, const LayerTensors& gw, const float* dy, const float
       }
       dweight[rows[i]] = float(dot);
     }
-    MlpBackward(dxe.data(), gw.experts[e], dye.data(), a.x_in[e].data(), a.acts[e], w.experts[e],
-                n, D);
+    MlpBackwardWith(k, dxe.data(), gw.experts[e], dye.data(), a.x_in[e].data(), a.acts[e],
+                    w.experts[e], n, D);
     for (int i = 0; i < n; ++i) {
       float* dr = dx + size_t(rows[i] / K) * D;
       for (int c = 0; c < D; ++c) dr[c] += dxe[size_t(i) * D + c];
@@ -163,7 +190,7 @@ void MoeBackward(float* dx, const LayerTensors& gw, const float* dy, const float
       dlogit[size_t(t) * E + ex[k]] += draw * s * (1.0f - s);
     }
   }
-  MatmulBackward(dx, gw.router, dlogit.data(), x, w.router, T, D, E);  // scores = x router^T
+  k.matmul_backward(dx, gw.router, dlogit.data(), x, w.router, T, D, E, -1, -1, -1);  // x router^T
 }
 
 }  // namespace dsarl::model::cpu

@@ -5,10 +5,22 @@
 
 #include <vector>
 
+#include "model/cpu/ops.h"
 #include "model/dims.h"
 #include "model/params.h"
 
 namespace dsarl::model::cpu {
+
+// The dense kernels an FFN is built from. The CPU backend uses sgemm (FastFfnKernels); the
+// reference backend passes plain loops (model/cpu/reference.h), so both share one implementation
+// of routing and of the expert bookkeeping.
+struct FfnKernels {
+  decltype(&MatmulForward) matmul_forward;
+  decltype(&MatmulBackward) matmul_backward;
+  decltype(&SwiGluForward) swiglu_forward;
+  decltype(&SwiGluBackward) swiglu_backward;
+};
+const FfnKernels& FastFfnKernels();
 
 struct MlpActs {
   std::vector<float> g, u, h;  // [T, hidden]: gate, up, silu(g) * u
@@ -20,6 +32,11 @@ void MlpForward(float* y, MlpActs* acts, const float* x, const MlpTensors& w, in
 // dx[T, D] += ..., parameter grads into gw (same layout as w).
 void MlpBackward(float* dx, const MlpTensors& gw, const float* dy, const float* x,
                  const MlpActs& acts, const MlpTensors& w, int T, int D);
+// The same with the given kernels.
+void MlpForwardWith(const FfnKernels& k, float* y, MlpActs* acts, const float* x,
+                    const MlpTensors& w, int T, int D, bool accumulate);
+void MlpBackwardWith(const FfnKernels& k, float* dx, const MlpTensors& gw, const float* dy,
+                     const float* x, const MlpActs& acts, const MlpTensors& w, int T, int D);
 
 struct MoeActs {
   std::vector<float> scores;        // [T, E] sigmoid(router logits)
@@ -39,6 +56,11 @@ void MoeForward(float* y, MoeActs* acts, const float* x, const LayerTensors& w, 
                 const int* forced, int T);
 void MoeBackward(float* dx, const LayerTensors& gw, const float* dy, const float* x,
                  const MoeActs& acts, const LayerTensors& w, const ModelDims& d, int T);
+void MoeForwardWith(const FfnKernels& k, float* y, MoeActs* acts, const float* x,
+                    const LayerTensors& w, const ModelDims& d, const int* forced, int T);
+void MoeBackwardWith(const FfnKernels& k, float* dx, const LayerTensors& gw, const float* dy,
+                     const float* x, const MoeActs& acts, const LayerTensors& w,
+                     const ModelDims& d, int T);
 
 }  // namespace dsarl::model::cpu
 
