@@ -1,13 +1,19 @@
 // Generation against the training forward: decode step by step equals the full forward; batched
 // equals one sequence at a time; forks equal a fresh prefill; sparse equals dense when every
 // token fits in the top-k; forced routing reproduces recorded experts.
+// Paths that differ in rounding (decode rows vs a prefill panel, a batch vs one sequence) agree in
+// their top-k selections and MoE routing only when no choice is a near-tie, so each comparison
+// first draws a model whose reference forward has none (testing::NearTie), then compares with a
+// tolerance that holds for any summation order.
 #include "model/generator.h"
 
 #include <cmath>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/model/choice_margin.h"
 #include "tests/model/model_test_util.h"
+#include "tests/model/op_harness.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::model {
@@ -22,14 +28,43 @@ std::vector<float> LogSoftmax(const float* z, int V) {
   return out;
 }
 
+// Re-initializes `m` with seeds from `seed` on until its forward on each batch has no near-tie;
+// false (with the last near-tie in *why) when 50 seeds do not give one.
+bool InitWithoutNearTies(Transformer* m, const std::vector<PackedBatch>& batches,
+                         AttentionMode mode, uint64_t seed, std::string* why) {
+  ForwardOptions o;
+  o.mode = mode;
+  for (uint64_t s = seed; s < seed + 50; ++s) {
+    m->InitRandom(s);
+    why->clear();
+    for (const PackedBatch& b : batches) {
+      auto r = m->Forward(b, o);
+      if (!r.ok()) {
+        *why = r.status().ToString();
+        return false;
+      }
+      *why = testing::NearTie(*m, b);
+      if (!why->empty()) break;
+    }
+    if (why->empty()) return true;
+  }
+  return false;
+}
+
+// Normalized error of logits rows (optest::NormalizedError).
+double LogitsError(const float* a, const float* b, int n) {
+  return optest::NormalizedError(a, b, n);
+}
+
 class GeneratorTest : public ::testing::TestWithParam<std::tuple<bool, AttentionMode>> {};
 
 TEST_P(GeneratorTest, StepByStepDecodeEqualsFullForward) {
   auto [moe, mode] = GetParam();
   ModelDims d = testing::TinyTestDims(moe, mode);
   Transformer m(d);
-  m.InitRandom(5);
   PackedBatch b = testing::RandomBatch({20}, d.vocab, 9);  // 20 > index_topk: sparse matters
+  std::string why;
+  ASSERT_TRUE(InitWithoutNearTies(&m, {b}, mode, 5, &why)) << why;
   ForwardOptions o;
   o.mode = mode;
   ASSERT_OK_AND_ASSIGN(ForwardResult full, m.Forward(b, o));
@@ -40,7 +75,7 @@ TEST_P(GeneratorTest, StepByStepDecodeEqualsFullForward) {
   ASSERT_OK_AND_ASSIGN(auto r, g.Step({s}, {prompt}));
   for (int t = 6; t < 20; ++t) {
     auto lp = LogSoftmax(r.logits.data(), d.vocab);
-    EXPECT_NEAR(lp[b.targets[t]], full.logp[t], 2e-5) << "position " << t;
+    EXPECT_NEAR(lp[b.targets[t]], full.logp[t], 5e-5) << "position " << t;
     if (t + 1 < 20) {
       ASSERT_OK_AND_ASSIGN(r, g.Step({s}, {{b.tokens[t + 1]}}));
     }
@@ -53,12 +88,28 @@ INSTANTIATE_TEST_SUITE_P(Modes, GeneratorTest,
                                            std::make_tuple(false, AttentionMode::kSparse),
                                            std::make_tuple(true, AttentionMode::kSparse)));
 
+// One sequence: `tokens` as a batch for the training forward.
+PackedBatch Sequence(const std::vector<int>& tokens) {
+  PackedBatch b;
+  b.tokens = tokens;
+  b.targets.assign(tokens.size(), -1);
+  b.seq_start = {0, int(tokens.size())};
+  return b;
+}
+
 TEST(Generator, BatchedEqualsOneSequenceAtATime) {
   ModelDims d = testing::TinyTestDims(true, AttentionMode::kSparse);
   Transformer m(d);
-  m.InitRandom(3);
   std::vector<std::vector<int>> prompts = {{1, 2, 3, 4, 5, 6, 7, 8, 9}, {40, 41}, {7, 7, 7, 7, 100}};
   std::vector<std::vector<int>> steps = {{10, 11, 12}, {13, 14, 15}, {16, 17, 18}, {19, 20, 21}};
+  std::vector<PackedBatch> whole;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<int> toks = prompts[i];
+    for (const auto& st : steps) toks.push_back(st[i]);
+    whole.push_back(Sequence(toks));
+  }
+  std::string why;
+  ASSERT_TRUE(InitWithoutNearTies(&m, whole, AttentionMode::kSparse, 3, &why)) << why;
   Generator batched(&m, AttentionMode::kSparse);
   std::vector<Generator::SeqId> ids;
   for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(batched.NewSequence());
@@ -73,10 +124,8 @@ TEST(Generator, BatchedEqualsOneSequenceAtATime) {
     auto s = one.NewSequence();
     ASSERT_OK_AND_ASSIGN(auto r, one.Step({s}, {prompts[i]}));
     for (size_t k = 0; k <= steps.size(); ++k) {
-      for (int v = 0; v < d.vocab; ++v) {
-        ASSERT_NEAR(r.logits[v], batched_logits[k][i * d.vocab + v], 1e-5)
-            << "sequence " << i << " step " << k;
-      }
+      EXPECT_LT(LogitsError(&batched_logits[k][i * d.vocab], r.logits.data(), d.vocab), 2e-5)
+          << "sequence " << i << " step " << k;
       if (k < steps.size()) {
         ASSERT_OK_AND_ASSIGN(r, one.Step({s}, {{steps[k][i]}}));
       }
@@ -87,7 +136,11 @@ TEST(Generator, BatchedEqualsOneSequenceAtATime) {
 TEST(Generator, ForkSharesThePrefill) {
   ModelDims d = testing::TinyTestDims(false, AttentionMode::kSparse);
   Transformer m(d);
-  m.InitRandom(4);
+  std::string why;
+  ASSERT_TRUE(InitWithoutNearTies(&m, {Sequence({5, 6, 7, 8, 9, 10, 11, 12}),
+                                       Sequence({5, 6, 7, 8, 9, 10, 11, 13})},
+                                  AttentionMode::kSparse, 4, &why))
+      << why;
   Generator g(&m, AttentionMode::kSparse);
   auto a = g.NewSequence();
   ASSERT_OK(g.Step({a}, {{5, 6, 7, 8, 9, 10, 11}}).status());
@@ -96,7 +149,7 @@ TEST(Generator, ForkSharesThePrefill) {
   Generator fresh(&m, AttentionMode::kSparse);
   auto c = fresh.NewSequence();
   ASSERT_OK_AND_ASSIGN(auto rc, fresh.Step({c}, {{5, 6, 7, 8, 9, 10, 11, 13}}));
-  for (int v = 0; v < d.vocab; ++v) EXPECT_NEAR(ra.logits[d.vocab + v], rc.logits[v], 1e-5);
+  EXPECT_LT(LogitsError(&ra.logits[d.vocab], rc.logits.data(), d.vocab), 2e-5);
   EXPECT_EQ(g.Length(a), 8);
   EXPECT_EQ(g.Length(b), 8);
 }
@@ -115,6 +168,9 @@ TEST(Generator, RejectsBadInputWithoutChangingCaches) {
   EXPECT_FALSE(g.Fork(42).ok());
 }
 
+// The layer sends a batch whose rows all fit in the top-k to the dense kernel, so the sparse mode is
+// then dense attention exactly (SPEC §1). That the sparse kernels over full index lists also equal
+// dense attention is op_test's SparseAttention.FullIndexListsEqualDense.
 TEST(Sparse, EqualsDenseExactlyWhenTopkCoversTheSequence) {
   ModelDims d = testing::TinyTestDims(true, AttentionMode::kSparse);
   d.index_topk = 32;
@@ -141,13 +197,14 @@ TEST(Sparse, EqualsDenseExactlyWhenTopkCoversTheSequence) {
 TEST(Sparse, NoAttentionAcrossSequenceBoundaries) {
   ModelDims d = testing::TinyTestDims(false, AttentionMode::kSparse);
   Transformer m(d);
-  m.InitRandom(8);
   PackedBatch both = testing::RandomBatch({11, 9}, d.vocab, 2);
-  ASSERT_OK_AND_ASSIGN(auto r, m.Forward(both, ForwardOptions{}));
   PackedBatch second;
   second.tokens.assign(both.tokens.begin() + 11, both.tokens.end());
   second.targets.assign(both.targets.begin() + 11, both.targets.end());
   second.seq_start = {0, 9};
+  std::string why;
+  ASSERT_TRUE(InitWithoutNearTies(&m, {both, second}, AttentionMode::kSparse, 8, &why)) << why;
+  ASSERT_OK_AND_ASSIGN(auto r, m.Forward(both, ForwardOptions{}));
   ASSERT_OK_AND_ASSIGN(auto r2, m.Forward(second, ForwardOptions{}));
   for (int t = 0; t < 9; ++t) EXPECT_NEAR(r.logp[11 + t], r2.logp[t], 1e-5);
 }
