@@ -35,7 +35,7 @@ fi
 # (python3-torch above) and tests call it through /usr/bin/python3.
 PY=python3
 pip_missing=()
-for spec in safetensors:safetensors tensorboard:tensorboard grpcio:grpc protobuf:google.protobuf; do
+for spec in numpy:numpy safetensors:safetensors tensorboard:tensorboard grpcio:grpc protobuf:google.protobuf; do
   pkg="${spec%%:*}"; mod="${spec#*:}"
   if ! "$PY" -c "import $mod" >/dev/null 2>&1; then pip_missing+=("$pkg"); fi
 done

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::model {
@@ -247,13 +248,14 @@ TEST(Safetensors, CorruptedImagesNeverCrash) {
   EXPECT_GT(refused, 1000);
 }
 
-// Interop with Hugging Face's reference implementation, when python3 has it.
+// Interop with Hugging Face's reference implementation (required in CI).
 bool PythonHasSafetensors() {
   return std::system("python3 -c 'import numpy, safetensors.numpy' >/dev/null 2>&1") == 0;
 }
 
 TEST(Safetensors, PythonReadsOurFiles) {
-  if (!PythonHasSafetensors()) GTEST_SKIP() << "skipped: python3 with numpy + safetensors missing";
+  DSARL_REQUIRE(PythonHasSafetensors(),
+                "python3 with numpy and safetensors (scripts/setup.sh installs them)");
   std::vector<float> w(12);
   for (int i = 0; i < 12; ++i) w[i] = static_cast<float>(i) / 3.0f;
   const std::vector<uint16_t> h = {0x3C00, 0xC000, 0x7BFF};
@@ -285,7 +287,8 @@ TEST(Safetensors, PythonReadsOurFiles) {
 }
 
 TEST(Safetensors, WeReadPythonFiles) {
-  if (!PythonHasSafetensors()) GTEST_SKIP() << "skipped: python3 with numpy + safetensors missing";
+  DSARL_REQUIRE(PythonHasSafetensors(),
+                "python3 with numpy and safetensors (scripts/setup.sh installs them)");
   const std::string path = TempPath("theirs.safetensors");
   const std::string script_path = TempPath("write.py");
   std::ofstream(script_path) << absl::StrCat(
