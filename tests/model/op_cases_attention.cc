@@ -18,7 +18,7 @@ using cpu::AttentionShape;
 using cpu::IndexerShape;
 using cpu::KeyRows;
 
-constexpr double kAttention = 5e-5, kIndexerLoss = 1e-4;
+constexpr double kAttention = 5e-5, kIndexerLoss = 1e-4, kSelectionTie = 1e-4;
 
 std::string Lengths(const std::vector<int>& lengths) { return absl::StrJoin(lengths, "_"); }
 
@@ -241,74 +241,80 @@ CaseDef IndexerSelectCase(SelectShape s) {
                                               : absl::StrCat("L", Lengths(s.lengths));
   const std::string name = absl::StrCat("indexer_select_", where, "_H", s.heads, "_d", s.dim, "_k",
                                         s.topk, s.exact_ties ? "_exact_ties" : "");
-  return {name, [=](std::mt19937_64& rng) {
-            auto in = std::make_shared<IndexerInputs>();
-            in->sh = IndexerShape{s.heads, s.dim};
-            const int T = s.lengths.empty()
-                              ? s.decode_keys
-                              : std::accumulate(s.lengths.begin(), s.lengths.end(), 0);
-            in->rows = s.lengths.empty() ? 2 : T;
+  return {
+      name, [=](std::mt19937_64& rng) {
+        auto in = std::make_shared<IndexerInputs>();
+        in->sh = IndexerShape{s.heads, s.dim};
+        const int T = s.lengths.empty() ? s.decode_keys
+                                        : std::accumulate(s.lengths.begin(), s.lengths.end(), 0);
+        in->rows = s.lengths.empty() ? 2 : T;
+        if (s.exact_ties) {
+          // Products and sums of small integers are exact in float in any order, and
+          // d_I^-0.5 is a power of two for d_I = 16 or 64: two backends must then pick exactly
+          // the same keys, ties to the most recent key.
+          auto ints = [&](size_t n, int lo, int hi) {
+            std::vector<int> v = UniformInts(rng, n, lo, hi);
+            return std::vector<float>(v.begin(), v.end());
+          };
+          in->q = ints(size_t(in->rows) * s.heads * s.dim, -1, 1);
+          in->k = ints(size_t(T) * s.dim, -1, 1);
+          in->w = ints(size_t(in->rows) * s.heads, -2, 2);
+          for (float& x : in->w) x *= 0.5f;
+        } else {
+          in->q = Normal(rng, size_t(in->rows) * s.heads * s.dim);
+          in->k = Normal(rng, size_t(T) * s.dim);
+          in->w = Normal(rng, size_t(in->rows) * s.heads);
+        }
+        if (s.lengths.empty()) {
+          in->keys.base = {in->k.data(), in->k.data()};
+          in->keys.n_keys = {s.decode_keys - 1, s.decode_keys};
+        } else {
+          in->keys = CausalRows(in->k.data(), s.dim, s.lengths);
+        }
+        // tol: how far from the k-th score (relative to the row's largest) a key may be and
+        // still be selected by one backend and not another.
+        OpCase c{.op = "indexer_select",
+                 .shape = absl::StrFormat("%s H_I %d d_I %d top-%d%s", where, s.heads, s.dim,
+                                          s.topk, s.exact_ties ? " exact ties" : ""),
+                 .tol = s.exact_ties ? 0.0 : kSelectionTie};
+        c.int_outputs = {IntOutputSpec{"indices", size_t(in->rows) * s.topk}};
+        c.run = [=](const Backend& be, Outputs* o) {
+          be.indexer_select(o->I(0), in->q.data(), in->w.data(), in->keys, in->sh, in->rows,
+                            s.topk);
+        };
+        c.compare_discrete = [=](const Outputs& ref, const Outputs& got,
+                                 int* near_ties) -> std::string {
+          for (int i = 0; i < in->rows; ++i) {
+            const std::vector<double> scores = ExactScores(*in, i);
+            const std::vector<int> exact = ExactTopK(scores, s.topk);
+            const int* r = ref.i[0].data() + size_t(i) * s.topk;
+            const int* g = got.i[0].data() + size_t(i) * s.topk;
             if (s.exact_ties) {
-              // Products and sums of small integers are exact in float in any order, and
-              // d_I^-0.5 is a power of two for d_I = 16 or 64: two backends must then pick exactly
-              // the same keys, ties to the most recent key.
-              auto ints = [&](size_t n, int lo, int hi) {
-                std::vector<int> v = UniformInts(rng, n, lo, hi);
-                return std::vector<float>(v.begin(), v.end());
-              };
-              in->q = ints(size_t(in->rows) * s.heads * s.dim, -1, 1);
-              in->k = ints(size_t(T) * s.dim, -1, 1);
-              in->w = ints(size_t(in->rows) * s.heads, -2, 2);
-              for (float& x : in->w) x *= 0.5f;
-            } else {
-              in->q = Normal(rng, size_t(in->rows) * s.heads * s.dim);
-              in->k = Normal(rng, size_t(T) * s.dim);
-              in->w = Normal(rng, size_t(in->rows) * s.heads);
-            }
-            if (s.lengths.empty()) {
-              in->keys.base = {in->k.data(), in->k.data()};
-              in->keys.n_keys = {s.decode_keys - 1, s.decode_keys};
-            } else {
-              in->keys = CausalRows(in->k.data(), s.dim, s.lengths);
-            }
-            OpCase c{.op = "indexer_select",
-                     .shape = absl::StrFormat("%s H_I %d d_I %d top-%d%s", where, s.heads, s.dim,
-                                              s.topk, s.exact_ties ? " exact ties" : "")};
-            c.int_outputs = {IntOutputSpec{"indices", size_t(in->rows) * s.topk}};
-            c.run = [=](const Backend& be, Outputs* o) {
-              be.indexer_select(o->I(0), in->q.data(), in->w.data(), in->keys, in->sh, in->rows,
-                                s.topk);
-            };
-            c.compare_discrete = [=](const Outputs& ref, const Outputs& got) -> std::string {
-              for (int i = 0; i < in->rows; ++i) {
-                const std::vector<double> scores = ExactScores(*in, i);
-                const std::vector<int> exact = ExactTopK(scores, s.topk);
-                const int* r = ref.i[0].data() + size_t(i) * s.topk;
-                const int* g = got.i[0].data() + size_t(i) * s.topk;
-                if (s.exact_ties) {
-                  if (!std::equal(exact.begin(), exact.end(), r)) {
-                    return absl::StrCat("row ", i, ": the reference breaks an exact tie wrongly");
-                  }
-                  if (!std::equal(exact.begin(), exact.end(), g)) {
-                    return absl::StrCat("row ", i, ": selection differs on exact scores");
-                  }
-                  continue;
-                }
-                double scale = 1;
-                for (double x : scores) scale = std::max(scale, std::abs(x));
-                const std::string what = absl::StrCat("row ", i);
-                for (const int* sel : {r, g}) {
-                  if (std::string e = SelectionsAgree(sel, exact.data(), scores, scores.size(),
-                                                      s.topk, 1e-4 * scale, what);
-                      !e.empty()) {
-                    return absl::StrCat(sel == r ? "reference vs exact: " : "vs exact: ", e);
-                  }
-                }
+              if (!std::equal(exact.begin(), exact.end(), r)) {
+                return absl::StrCat("row ", i, ": the reference breaks an exact tie wrongly");
               }
-              return "";
-            };
-            return c;
-          }};
+              if (!std::equal(exact.begin(), exact.end(), g)) {
+                return absl::StrCat("row ", i, ": selection differs on exact scores");
+              }
+              continue;
+            }
+            double scale = 1;
+            for (double x : scores) scale = std::max(scale, std::abs(x));
+            const std::string what = absl::StrCat("row ", i);
+            for (const int* sel : {r, g}) {
+              int differing = 0;
+              if (std::string e = SelectionsAgree(sel, exact.data(), scores, scores.size(), s.topk,
+                                                  kSelectionTie * scale, what, &differing);
+                  !e.empty()) {
+                return absl::StrCat(sel == r ? "reference vs exact: " : "vs exact: ", e);
+              }
+              if (sel == g) *near_ties += differing;
+            }
+          }
+          return "";
+        };
+        return c;
+      }};
 }
 
 // ---- indexer loss -------------------------------------------------------------------------------

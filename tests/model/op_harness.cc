@@ -55,6 +55,7 @@ bool SameBits(T a, T b) {
 
 struct SummaryRow {
   int cases = 0;
+  int near_ties = 0;
   double worst = 0;
   double tol = 0;
   std::string worst_shape;
@@ -251,8 +252,9 @@ CaseReport RunCase(const OpCase& c, const std::vector<const Backend*>& backends,
       }
       compare(name, it->second, values, c.tol);
     }
+    int near_ties = 0;
     if (c.compare_discrete) {
-      if (std::string diff = c.compare_discrete(ref, got); !diff.empty()) {
+      if (std::string diff = c.compare_discrete(ref, got, &near_ties); !diff.empty()) {
         rep.failures.push_back(absl::StrCat(be->name, ": ", diff));
       }
     } else {
@@ -271,6 +273,7 @@ CaseReport RunCase(const OpCase& c, const std::vector<const Backend*>& backends,
     std::lock_guard<std::mutex> lock(summary_mu);
     SummaryRow& row = Summary()[{c.op, be->name}];
     row.cases += 1;
+    row.near_ties += near_ties;
     row.tol = std::max(row.tol, c.tol);
     if (worst >= row.worst) {
       row.worst = worst;
@@ -280,19 +283,21 @@ CaseReport RunCase(const OpCase& c, const std::vector<const Backend*>& backends,
   return rep;
 }
 
-void PrintSummary() {
+void PrintSummary(const std::string& title) {
   std::lock_guard<std::mutex> lock(summary_mu);
   if (Summary().empty()) return;
-  std::cout << absl::StrFormat("\n%-22s %-10s %5s %12s %10s  %s\n", "op", "backend", "cases",
-                               "worst error", "tolerance", "worst case");
+  std::cout << "\n"
+            << title
+            << absl::StrFormat("\n%-22s %-10s %5s %12s %10s %9s  %s\n", "op", "backend", "cases",
+                               "worst error", "tolerance", "near-ties", "worst case");
   for (const auto& [key, row] : Summary()) {
-    std::cout << absl::StrFormat("%-22s %-10s %5d %12.3g %10.3g  %s\n", key.first, key.second,
-                                 row.cases, row.worst, row.tol, row.worst_shape);
+    std::cout << absl::StrFormat("%-22s %-10s %5d %12.3g %10.3g %9d  %s\n", key.first, key.second,
+                                 row.cases, row.worst, row.tol, row.near_ties, row.worst_shape);
   }
 }
 
 std::string SelectionsAgree(const int* a, const int* b, const std::vector<double>& scores, int n,
-                            int topk, double tol, const std::string& row_what) {
+                            int topk, double tol, const std::string& row_what, int* differing) {
   const int k = std::min(topk, n);
   for (const int* sel : {a, b}) {
     const char* who = sel == a ? "first" : "second";
@@ -320,6 +325,7 @@ std::string SelectionsAgree(const int* a, const int* b, const std::vector<double
   std::vector<int> diff;
   std::set_symmetric_difference(sa.begin(), sa.end(), sb.begin(), sb.end(),
                                 std::back_inserter(diff));
+  if (differing != nullptr) *differing += diff.size();
   for (int s : diff) {
     if (!(std::abs(scores[s] - kth) <= tol)) {
       return absl::StrFormat(

@@ -103,9 +103,11 @@ struct OpCase {
   std::vector<IntOutputSpec> int_outputs;
   // Runs the op on `be` writing into `out` (already allocated per the specs).
   std::function<void(const Backend& be, Outputs* out)> run;
-  // Compares the int outputs and extra_int of the reference and a backend: "" when they agree.
+  // Compares the int outputs and extra_int of the reference and a backend: "" when they agree;
+  // adds to *near_ties the choices that differ legitimately (within a tolerance of their cut).
   // Without it they must be equal.
-  std::function<std::string(const Outputs& ref, const Outputs& got)> compare_discrete;
+  std::function<std::string(const Outputs& ref, const Outputs& got, int* near_ties)>
+      compare_discrete;
 };
 
 // A case by name; `make` draws the inputs from the generator it is given.
@@ -128,15 +130,17 @@ CaseReport RunCase(const OpCase& c, const std::vector<const Backend*>& backends,
                    bool record = true);
 
 // The table of ops: cases, worst normalized error and tolerance per backend, for every case run
-// in this process.
-void PrintSummary();
+// in this process, under the line `title`; nothing when no case ran.
+void PrintSummary(const std::string& title);
 
 // Top-k selections of two backends agree when each has min(topk, n) distinct valid indices, -1 in
 // the remaining slots, ascending, and the two differ only among keys whose score (exact, from the
 // reference inputs in double) lies within `tol` (absolute) of the k-th largest score. `row_what`
-// names the row in messages. "" when they agree.
+// names the row in messages. "" when they agree; *differing (optional) gets the number of keys
+// only one of them selected.
 std::string SelectionsAgree(const int* a, const int* b, const std::vector<double>& scores, int n,
-                            int topk, double tol, const std::string& row_what);
+                            int topk, double tol, const std::string& row_what,
+                            int* differing = nullptr);
 
 // The case's seed: DSARL_OP_TEST_SEED (default 1) mixed with the case name, so every case draws its
 // own inputs and a failure names the seed that reproduces it.

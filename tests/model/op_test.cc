@@ -4,6 +4,8 @@
 // full index lists equals dense attention, and the harness catches the faults it exists for.
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "model/cpu/isa.h"
@@ -38,6 +40,41 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpTest, ::testing::ValuesIn(AllCases()),
                          [](const ::testing::TestParamInfo<CaseDef>& info) {
                            return info.param.name;
                          });
+
+// Every op of the table has cases. A new op added to Backend changes its size and fails this test
+// until it is listed here and given cases.
+TEST(OpHarness, CoversEveryOpOfTheBackendTable) {
+  const std::set<std::string> ops = {"gemm",
+                                     "matmul_forward",
+                                     "matmul_backward",
+                                     "rmsnorm_forward",
+                                     "rmsnorm_backward",
+                                     "layernorm_forward",
+                                     "layernorm_backward",
+                                     "embedding_forward",
+                                     "embedding_backward",
+                                     "rope_interleaved",
+                                     "rope_half",
+                                     "logprob_forward",
+                                     "logprob_backward",
+                                     "attention_forward",
+                                     "attention_backward",
+                                     "attention_target_row",
+                                     "indexer_select",
+                                     "indexer_loss",
+                                     "mlp_forward",
+                                     "mlp_backward",
+                                     "moe_forward",
+                                     "moe_backward"};
+  EXPECT_EQ(sizeof(Backend), sizeof(const char*) + ops.size() * sizeof(void (*)()))
+      << "the Backend table has ops this list does not name";
+  std::set<std::string> covered;
+  for (const CaseDef& def : AllCases()) {
+    std::mt19937_64 rng(1);
+    covered.insert(def.make(rng).op);
+  }
+  EXPECT_EQ(covered, ops);
+}
 
 // SPEC §1: attention over every visible key through index lists equals dense attention. The layer
 // sends such rows to the dense kernel (so the model's result is exactly dense); here the sparse
@@ -197,8 +234,7 @@ TEST(OpHarness, SelectionsMayDifferOnlyNearTheCut) {
 class SummaryPrinter : public ::testing::Environment {
  public:
   void TearDown() override {
-    std::cout << "\nkernels: " << cpu::CpuIsaName(cpu::ActiveCpuIsa());
-    PrintSummary();
+    PrintSummary(std::string("kernels: ") + cpu::CpuIsaName(cpu::ActiveCpuIsa()));
   }
 };
 const auto* const kSummary = ::testing::AddGlobalTestEnvironment(new SummaryPrinter);
