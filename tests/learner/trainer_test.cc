@@ -120,19 +120,20 @@ double Norm(const float* a, const float* b, size_t n) {  // ||a - b||, or ||a|| 
 // against AdamW's formula for the gradient that run computed.
 //
 // Discrete choices: the routed experts are recorded in the batch (forced, as in training), and
-// the kept sets are given; the indexer's top-k is chosen anew in every forward. Packing changes
-// the GEMM shapes and so the indexer scores at rounding level, which could flip a key at a
-// near-tie of the cut; the test first checks that this batch has no near-tie (margins of 1e-4
-// relative), so the selections are the same however the batch is split, on any machine.
+// the kept sets are given; the indexer's top-k is chosen anew in every forward, of the policy and
+// of the reference model. Packing changes the GEMM shapes and so the indexer scores at rounding
+// level, which could flip a key at a near-tie of the cut; the test first checks that this batch
+// has no near-tie in either model (margins of 1e-4 relative), so the selections are the same
+// however the batch is split, on any machine.
 TEST(Trainer, UpdateDoesNotDependOnMicroBatchSplit) {
   for (bool moe : {false, true}) {
     SCOPED_TRACE(moe ? "MoE" : "dense FFN");
     ModelDims d = model::testing::TinyTestDims(moe, AttentionMode::kSparse);
     Transformer m(d);
     m.InitRandom(1);
-    auto batch = MakeBatch(m, 2, 7, 20, 7);  // 14 sequences of 20 tokens
+    auto batch = MakeBatch(m, 2, 7, 20, 3);  // 14 sequences of 20 tokens
     {
-      model::PackedBatch all;  // all 14, as the policy (m's weights) sees them in one micro-batch
+      model::PackedBatch all;  // all 14 in one micro-batch
       all.seq_start = {0};
       for (const TrainGroup& g : batch) {
         for (const TrainSample& s : g.samples) {
@@ -143,10 +144,16 @@ TEST(Trainer, UpdateDoesNotDependOnMicroBatchSplit) {
         }
       }
       all.targets.assign(all.tokens.size(), -1);
-      std::string why;
-      ASSERT_EQ(dsarl::testing::FirstNearTieRow(m, all, AttentionMode::kSparse, 1e-4, &why),
-                int(all.tokens.size()))
-          << "the test batch has a near-tie (" << why << "): pick another seed";
+      // The policy (m's weights) and the reference model (seed 2, for the KL term) both select.
+      Transformer ref(d);
+      ref.InitRandom(2);
+      for (Transformer* model : {&m, &ref}) {
+        std::string why;
+        ASSERT_EQ(dsarl::testing::FirstNearTieRow(*model, all, AttentionMode::kSparse, 1e-4, &why),
+                  int(all.tokens.size()))
+            << "the test batch has a near-tie (" << why << (model == &ref ? ", reference" : "")
+            << "): pick another seed";
+      }
     }
     const SplitRun r1 = UpdateWith(d, batch, 1000, 1);
     ASSERT_FALSE(r1.grads.empty());
