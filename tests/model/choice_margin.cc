@@ -53,34 +53,42 @@ std::string TopKNearTie(const LayerActs& a, const ModelDims& d, const PackedBatc
   return "";
 }
 
-std::string RoutingNearTie(const LayerActs& a, const LayerTensors& w, const ModelDims& d, int T,
-                           int l, double margin) {
-  const int E = d.n_routed, per = E / d.n_group;
+std::string LayerRoutingNearTie(const LayerActs& a, const LayerTensors& w, const ModelDims& d,
+                                int T, int l, double margin) {
+  const int E = d.n_routed;
   for (int t = 0; t < T; ++t) {
     std::vector<double> choice(E);
     for (int e = 0; e < E; ++e) {
       choice[e] = a.moe.scores[size_t(t) * E + e] + (w.router_bias ? w.router_bias[e] : 0.0f);
     }
-    std::vector<double> group(d.n_group);
-    for (int g = 0; g < d.n_group; ++g) {
-      std::vector<double> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
-      std::sort(v.begin(), v.end(), std::greater<double>());
-      group[g] = v[0] + (per > 1 ? v[1] : 0.0);
-    }
-    for (std::vector<double>* v : {&choice, &group}) {
-      std::sort(v->begin(), v->end());
-      for (size_t i = 1; i < v->size(); ++i) {
-        if ((*v)[i] - (*v)[i - 1] < margin) {
-          return absl::StrFormat("layer %d row %d: routing scores %.9g and %.9g", l, t, (*v)[i - 1],
-                                 (*v)[i]);
-        }
-      }
+    if (std::string e = RoutingNearTie(choice, d, margin); !e.empty()) {
+      return absl::StrFormat("layer %d row %d: %s", l, t, e);
     }
   }
   return "";
 }
 
 }  // namespace
+
+std::string RoutingNearTie(const std::vector<double>& choice, const ModelDims& d, double margin) {
+  const int per = d.n_routed / d.n_group;
+  std::vector<double> experts = choice, group(d.n_group);
+  for (int g = 0; g < d.n_group; ++g) {
+    std::vector<double> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+    std::sort(v.begin(), v.end(), std::greater<double>());
+    group[g] = v[0] + (per > 1 ? v[1] : 0.0);
+  }
+  for (std::vector<double>* v : {&experts, &group}) {
+    std::sort(v->begin(), v->end());
+    for (size_t i = 1; i < v->size(); ++i) {
+      if ((*v)[i] - (*v)[i - 1] < margin) {
+        return absl::StrFormat("%s scores %.9g and %.9g", v == &group ? "group" : "expert",
+                               (*v)[i - 1], (*v)[i]);
+      }
+    }
+  }
+  return "";
+}
 
 std::string NearTie(const Transformer& m, const PackedBatch& batch, double margin) {
   const ModelDims& d = m.dims();
@@ -90,7 +98,8 @@ std::string NearTie(const Transformer& m, const PackedBatch& batch, double margi
       if (std::string e = TopKNearTie(a, d, batch, l, margin); !e.empty()) return e;
     }
     if (m.weights().layers[l].moe) {
-      if (std::string e = RoutingNearTie(a, m.weights().layers[l], d, a.T, l, margin); !e.empty()) {
+      if (std::string e = LayerRoutingNearTie(a, m.weights().layers[l], d, a.T, l, margin);
+          !e.empty()) {
         return e;
       }
     }

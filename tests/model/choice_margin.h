@@ -7,6 +7,7 @@
 #define DSARL_TESTS_MODEL_CHOICE_MARGIN_H_
 
 #include <string>
+#include <vector>
 
 #include "model/transformer.h"
 
@@ -17,6 +18,10 @@ namespace dsarl::model::testing {
 // because every ReLU input is below -margin), and every MoE row's biased expert scores and group
 // scores are at least `margin` apart. Otherwise where the first near-tie is.
 std::string NearTie(const Transformer& m, const PackedBatch& batch, double margin = 1e-3);
+
+// "" when one token's biased expert scores `choice` [n_routed], and the group scores DeepSeek-V3
+// routing derives from them, are each at least `margin` apart; else the two that are not.
+std::string RoutingNearTie(const std::vector<double>& choice, const ModelDims& d, double margin);
 
 }  // namespace dsarl::model::testing
 

@@ -42,6 +42,36 @@ inline ModelDims TinyTestDims(bool moe, AttentionMode mode) {
   return d;
 }
 
+// Dims of a two-layer model whose layer 1 is a MoE layer of width `d_model`, with the attention and
+// indexer as small as they go: for op tests that need only the MoE layer's tensors.
+inline ModelDims SmallMoeDims(int d_model, int experts, int per_token, int shared, int groups,
+                              int topk_groups, bool norm_topk, int moe_ffn) {
+  ModelDims d;
+  d.vocab = 16;
+  d.d_model = d_model;
+  d.n_layers = 2;
+  d.n_heads = 1;
+  d.q_lora = 4;
+  d.d_c = 4;
+  d.nope = 2;
+  d.rope = 2;
+  d.v_head = 2;
+  d.index_heads = 1;
+  d.index_dim = 4;
+  d.ffn = 4;
+  d.max_pos = 8;
+  d.n_routed = experts;
+  d.experts_per_tok = per_token;
+  d.n_shared = shared;
+  d.moe_ffn = moe_ffn;
+  d.first_k_dense = 1;
+  d.n_group = groups;
+  d.topk_group = topk_groups;
+  d.routed_scale = 1.5f;
+  d.norm_topk_prob = norm_topk;
+  return d;
+}
+
 // Sequences of the given lengths with random tokens; each position predicts the next token.
 inline PackedBatch RandomBatch(const std::vector<int>& lengths, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);

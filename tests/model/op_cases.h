@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "model/cpu/attention.h"
 #include "tests/model/op_harness.h"
 
 namespace dsarl::model::optest {
@@ -14,6 +15,12 @@ namespace dsarl::model::optest {
 std::vector<CaseDef> DenseOpCases();
 // attention forward/backward, the attention target row, indexer selection and the indexer loss.
 std::vector<CaseDef> AttentionOpCases();
+
+// Packed causal rows over keys [T, width]: the rows of each sequence (of `lengths`) see their
+// sequence's keys up to themselves.
+cpu::KeyRows CausalRows(const float* keys, int width, const std::vector<int>& lengths);
+// [T]: the first row of each row's sequence.
+std::vector<int> SequenceStarts(const std::vector<int>& lengths);
 
 // Output specs for the common layouts.
 OutputSpec Written(const std::string& name, size_t size);    // kPoison

@@ -44,20 +44,6 @@ const char* SelName(Sel s) {
   return "";
 }
 
-// Packed sequences of the given lengths: each row sees its sequence's keys up to itself.
-KeyRows CausalRows(const float* keys, int width, const std::vector<int>& lengths) {
-  KeyRows r;
-  int start = 0;
-  for (int l : lengths) {
-    for (int t = 0; t < l; ++t) {
-      r.base.push_back(keys + size_t(start) * width);
-      r.n_keys.push_back(t + 1);
-    }
-    start += l;
-  }
-  return r;
-}
-
 std::vector<int> IndexLists(std::mt19937_64& rng, Sel sel, const KeyRows& rows, int topk) {
   std::vector<int> idx;
   const int T = rows.n_keys.size();
@@ -411,6 +397,26 @@ CaseDef IndexerLossCase(LossShape s) {
 }
 
 }  // namespace
+
+cpu::KeyRows CausalRows(const float* keys, int width, const std::vector<int>& lengths) {
+  KeyRows r;
+  const std::vector<int> starts = SequenceStarts(lengths);
+  for (size_t t = 0; t < starts.size(); ++t) {
+    r.base.push_back(keys + size_t(starts[t]) * width);
+    r.n_keys.push_back(int(t) - starts[t] + 1);
+  }
+  return r;
+}
+
+std::vector<int> SequenceStarts(const std::vector<int>& lengths) {
+  std::vector<int> starts;
+  int start = 0;
+  for (int l : lengths) {
+    starts.insert(starts.end(), l, start);
+    start += l;
+  }
+  return starts;
+}
 
 std::vector<CaseDef> AttentionOpCases() {
   const std::vector<AttnShape> shapes = {

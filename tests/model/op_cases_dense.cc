@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/params.h"
+#include "tests/model/choice_margin.h"
+#include "tests/model/model_test_util.h"
 #include "tests/model/op_cases.h"
 
 namespace dsarl::model::optest {
@@ -387,28 +389,8 @@ struct MoeSetup {
 std::shared_ptr<MoeSetup> DrawMoe(std::mt19937_64& rng, const MoeShape& s) {
   auto m = std::make_shared<MoeSetup>();
   ModelDims& d = m->d;
-  d.vocab = 16;
-  d.d_model = s.D;
-  d.n_layers = 2;
-  d.n_heads = 1;
-  d.q_lora = 4;
-  d.d_c = 4;
-  d.nope = 2;
-  d.rope = 2;
-  d.v_head = 2;
-  d.index_heads = 1;
-  d.index_dim = 4;
-  d.ffn = 4;
-  d.max_pos = 8;
-  d.n_routed = s.experts;
-  d.experts_per_tok = s.per_token;
-  d.n_shared = s.shared;
-  d.moe_ffn = 6;
-  d.first_k_dense = 1;
-  d.n_group = s.groups;
-  d.topk_group = s.topk_groups;
-  d.routed_scale = 1.5f;
-  d.norm_topk_prob = s.norm_topk;
+  d = testing::SmallMoeDims(s.D, s.experts, s.per_token, s.shared, s.groups, s.topk_groups,
+                            s.norm_topk, 6);
   d.init_std = 1.0f / std::sqrt(float(s.D));
   m->layer = 1;
   m->table = std::make_unique<ParamTable>(d);
@@ -428,27 +410,16 @@ std::shared_ptr<MoeSetup> DrawMoe(std::mt19937_64& rng, const MoeShape& s) {
 bool RoutingWellSeparated(const MoeSetup& m, const std::vector<float>& x, int T) {
   const ModelDims& d = m.d;
   const LayerTensors& lw = m.w.layers[m.layer];
-  const int E = d.n_routed, per = E / d.n_group;
   for (int t = 0; t < T; ++t) {
-    std::vector<double> choice(E);
-    for (int e = 0; e < E; ++e) {
+    std::vector<double> choice(d.n_routed);
+    for (int e = 0; e < d.n_routed; ++e) {
       double z = 0;
-      for (int i = 0; i < d.d_model; ++i)
+      for (int i = 0; i < d.d_model; ++i) {
         z += double(x[size_t(t) * d.d_model + i]) * lw.router[size_t(e) * d.d_model + i];
+      }
       choice[e] = 1.0 / (1.0 + std::exp(-z)) + lw.router_bias[e];
     }
-    std::vector<double> group(d.n_group);
-    for (int g = 0; g < d.n_group; ++g) {
-      std::vector<double> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
-      std::sort(v.begin(), v.end(), std::greater<double>());
-      group[g] = v[0] + (per > 1 ? v[1] : 0.0);
-    }
-    for (std::vector<double>* v : {&choice, &group}) {
-      std::sort(v->begin(), v->end());
-      for (size_t i = 1; i < v->size(); ++i) {
-        if ((*v)[i] - (*v)[i - 1] < 1e-3) return false;
-      }
-    }
+    if (!testing::RoutingNearTie(choice, d, 1e-3).empty()) return false;
   }
   return true;
 }

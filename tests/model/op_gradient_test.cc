@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "model/params.h"
+#include "tests/model/model_test_util.h"
+#include "tests/model/op_cases.h"
 #include "tests/model/op_harness.h"
 
 namespace dsarl::model::optest {
@@ -221,26 +223,18 @@ void CheckAttention(bool sparse) {
   const int T = 12, H = 3, d_c = 5, d_r = 2, topk = 3;
   const cpu::AttentionShape sh{H, d_c, d_r, 1.0f / std::sqrt(7.0f)};
   const int D = sh.dim();
+  // Sparse rows: up to topk distinct random keys of the row's prefix, -1 in the other slots.
   std::vector<int> idx;
-  std::vector<int> n_keys, start_of;
-  int start = 0;
-  for (int l : lengths) {
-    for (int t = 0; t < l; ++t) {
-      n_keys.push_back(t + 1);
-      start_of.push_back(start);
-      std::vector<int> row(topk, -1);
-      std::vector<int> keys(t + 1);
-      std::iota(keys.begin(), keys.end(), 0);
-      std::shuffle(keys.begin(), keys.end(), rng);
-      for (int j = 0; j < std::min(topk, t + 1); ++j) row[j] = keys[j];
-      idx.insert(idx.end(), row.begin(), row.end());
-    }
-    start += l;
+  for (int t = 0; t < T; ++t) {
+    const int n = t - SequenceStarts(lengths)[t] + 1;
+    std::vector<int> keys(n), row(topk, -1);
+    std::iota(keys.begin(), keys.end(), 0);
+    std::shuffle(keys.begin(), keys.end(), rng);
+    std::copy_n(keys.begin(), std::min(topk, n), row.begin());
+    idx.insert(idx.end(), row.begin(), row.end());
   }
   auto rows = [=](const std::vector<float>& kv) {
-    cpu::KeyRows k;
-    for (int i = 0; i < T; ++i) k.base.push_back(kv.data() + size_t(start_of[i]) * D);
-    k.n_keys = n_keys;
+    cpu::KeyRows k = CausalRows(kv.data(), D, lengths);
     if (sparse) {
       k.indices = idx.data();
       k.topk = topk;
@@ -280,24 +274,15 @@ void CheckIndexerLoss(bool sparse) {
   const std::vector<int> lengths = {6, 5};
   const int T = 11, HI = 2, dI = 4, topk = 3;
   const cpu::IndexerShape sh{HI, dI};
-  std::vector<int> n_keys, start_of, support;
-  int start = 0;
-  for (int l : lengths) {
-    for (int t = 0; t < l; ++t) {
-      n_keys.push_back(t + 1);
-      start_of.push_back(start);
-      std::vector<int> row(topk, -1);
-      for (int j = 0; j < std::min(topk, t + 1); ++j) row[j] = t - j;
-      support.insert(support.end(), row.begin(), row.end());
-    }
-    start += l;
+  const std::vector<int> start_of = SequenceStarts(lengths);
+  std::vector<int> n_keys, support;  // support: the row's most recent keys, -1 padded
+  for (int t = 0; t < T; ++t) {
+    n_keys.push_back(t - start_of[t] + 1);
+    std::vector<int> row(topk, -1);
+    for (int j = 0; j < std::min(topk, n_keys[t]); ++j) row[j] = n_keys[t] - 1 - j;
+    support.insert(support.end(), row.begin(), row.end());
   }
-  auto rows = [=](const std::vector<float>& k) {
-    cpu::KeyRows kr;
-    for (int i = 0; i < T; ++i) kr.base.push_back(k.data() + size_t(start_of[i]) * dI);
-    kr.n_keys = n_keys;
-    return kr;
-  };
+  auto rows = [=](const std::vector<float>& k) { return CausalRows(k.data(), dI, lengths); };
   // Fixed target distributions over each row's support.
   std::vector<std::vector<float>> target(T);
   for (int i = 0; i < T; ++i) {
@@ -407,26 +392,7 @@ TEST(OpGradients, Mlp) {
 // the router, every expert, the shared expert and the input all get gradients.
 TEST(OpGradients, MoeWithForcedRouting) {
   auto rng = Rng("grad_moe");
-  ModelDims d;
-  d.vocab = 8;
-  d.d_model = 6;
-  d.n_layers = 2;
-  d.n_heads = 1;
-  d.q_lora = 4;
-  d.d_c = 4;
-  d.nope = 2;
-  d.rope = 2;
-  d.v_head = 2;
-  d.index_heads = 1;
-  d.index_dim = 4;
-  d.ffn = 4;
-  d.max_pos = 8;
-  d.n_routed = 4;
-  d.experts_per_tok = 2;
-  d.n_shared = 1;
-  d.moe_ffn = 3;
-  d.first_k_dense = 1;
-  d.routed_scale = 1.5f;
+  ModelDims d = testing::SmallMoeDims(6, 4, 2, 1, 1, 1, true, 3);
   d.init_std = 0.4f;
   const int T = 5;
   auto table = std::make_shared<ParamTable>(d);
