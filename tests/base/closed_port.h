@@ -17,9 +17,17 @@ namespace dsarl::testing {
 
 class ClosedPort {
  public:
-  ClosedPort() {
+  // `let_servers_listen`: the socket sets SO_REUSEPORT, so a server of the same user that sets it
+  // too (gRPC servers do, by default on Linux) can listen on the port while it is held, and takes
+  // every connection; when that server dies the port stays held, and refuses connections, instead
+  // of being free for any process to take.
+  explicit ClosedPort(bool let_servers_listen = false) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) return;
+    const int on = 1;
+    if (let_servers_listen && setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+      return;
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

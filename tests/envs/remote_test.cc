@@ -1,7 +1,7 @@
 // Remote environments end to end: the example Python server (examples/remote_env/env_server.py)
-// on a loopback port picked by the OS, driven through the factory, synthesis and episodes. A
-// server that hangs or dies fails its episodes as infrastructure errors with the reason; other
-// environments go on.
+// on a loopback port picked by the OS and held by the test, driven through the factory, synthesis
+// and episodes. A server that hangs or dies fails its episodes as infrastructure errors with the
+// reason; other environments go on.
 #include "envs/remote.h"
 
 #include <poll.h>
@@ -18,6 +18,7 @@
 #include "envs/synthesis.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/base/closed_port.h"
 #include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
@@ -31,9 +32,9 @@ using ::testing::HasSubstr;
 // The Python server as a child process; stopped (SIGKILL) by the destructor if still running.
 class Server {
  public:
-  // Starts it and waits (up to a minute) for its "listening on HOST:PORT" line; empty address on
-  // failure.
-  Server() {
+  // Starts it on `port` and waits (up to a minute) for its "listening on HOST:PORT" line; empty
+  // address on failure.
+  explicit Server(int port) {
     int out[2];
     if (pipe(out) != 0) return;
     posix_spawn_file_actions_t actions;
@@ -42,7 +43,8 @@ class Server {
     posix_spawn_file_actions_addclose(&actions, out[0]);
     const std::string script = std::string(DSARL_SOURCE_DIR) + "/examples/remote_env/env_server.py";
     const std::string protos = std::string(DSARL_BINARY_DIR) + "/python";
-    const char* argv[] = {"python3",     script.c_str(), "--port", "0",
+    const std::string port_arg = std::to_string(port);
+    const char* argv[] = {"python3",     script.c_str(), "--port", port_arg.c_str(),
                           "--proto-dir", protos.c_str(), nullptr};
     if (posix_spawnp(&pid_, "python3", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
       pid_ = -1;
@@ -102,8 +104,11 @@ class RemoteTest : public ::testing::Test {
   void SetUp() override {
     DSARL_REQUIRE(system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") == 0,
                   "python3 with grpcio and protobuf (scripts/setup.sh installs them)");
-    server_ = std::make_unique<Server>();
-    ASSERT_FALSE(server_->address().empty()) << "the example server did not start";
+    // The server's port is held for the whole test, so after the server dies (one test kills it)
+    // its address refuses connections rather than reaching whatever took the freed port.
+    ASSERT_GT(port_.port(), 0);
+    server_ = std::make_unique<Server>(port_.port());
+    ASSERT_EQ(server_->address(), port_.address()) << "the example server did not start";
     proto::EnvsConfig config;
     config.add_remote_addresses(server_->address());
     // Ample for every call a loaded machine answers; the hanging call runs into it.
@@ -120,6 +125,7 @@ class RemoteTest : public ::testing::Test {
     if (!fault.empty()) (*spec.mutable_params())["fault"] = fault;
     return spec;
   }
+  const dsarl::testing::ClosedPort port_{/*let_servers_listen=*/true};
   std::unique_ptr<Server> server_;
   std::unique_ptr<EnvFactory> factory_;
 };
