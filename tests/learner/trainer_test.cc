@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/model/model_test_util.h"
-#include "tests/rollout/near_ties.h"
+#include "tests/model/near_ties.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::learner {

@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/params.h"
-#include "tests/model/choice_margin.h"
 #include "tests/model/model_test_util.h"
+#include "tests/model/near_ties.h"
 #include "tests/model/op_cases.h"
 
 namespace dsarl::model::optest {
@@ -403,25 +403,15 @@ std::shared_ptr<MoeSetup> DrawMoe(std::mt19937_64& rng, const MoeShape& s) {
   return m;
 }
 
-// Routing is a discrete choice: the inputs are redrawn until every token's biased expert scores and
-// group scores are at least 1e-3 apart (float sums differ by ~1e-7), so every backend must choose
-// exactly the reference's experts. Near-tie behaviour of top-k choices is covered by the indexer
-// selection cases.
+// Routing is a discrete choice: the inputs are redrawn until no token's routing (groups, experts,
+// their order) could change under a relative perturbation of 1e-4 of its scores (float sums differ
+// by ~1e-7), so every backend must choose exactly the reference's experts. Near-tie behaviour of
+// top-k choices is covered by the indexer selection cases.
 bool RoutingWellSeparated(const MoeSetup& m, const std::vector<float>& x, int T) {
-  const ModelDims& d = m.d;
-  const LayerTensors& lw = m.w.layers[m.layer];
-  for (int t = 0; t < T; ++t) {
-    std::vector<double> choice(d.n_routed);
-    for (int e = 0; e < d.n_routed; ++e) {
-      double z = 0;
-      for (int i = 0; i < d.d_model; ++i) {
-        z += double(x[size_t(t) * d.d_model + i]) * lw.router[size_t(e) * d.d_model + i];
-      }
-      choice[e] = 1.0 / (1.0 + std::exp(-z)) + lw.router_bias[e];
-    }
-    if (!testing::RoutingNearTie(choice, d, 1e-3).empty()) return false;
-  }
-  return true;
+  LayerActs a;
+  std::vector<float> y(size_t(T) * m.d.d_model);
+  ReferenceBackend().moe_forward(y.data(), &a.moe, x.data(), m.w.layers[m.layer], m.d, nullptr, T);
+  return dsarl::testing::RouterNearTieRows(a, m.w.layers[m.layer], m.d, 1e-4).empty();
 }
 
 CaseDef MoeCase(MoeShape s, bool backward) {

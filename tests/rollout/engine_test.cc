@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "model/tokenizer.h"
 #include "tests/model/model_test_util.h"
-#include "tests/rollout/near_ties.h"
+#include "tests/model/near_ties.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::rollout {

@@ -7,8 +7,8 @@
 // asks here where the margins are thin: "thin" means a relative perturbation of `tol` of the
 // inputs of the choice could change it, so any pair of paths that agree to much better than `tol`
 // (float32 paths agree to ~1e-6) can disagree there and nowhere else.
-#ifndef DSARL_TESTS_ROLLOUT_NEAR_TIES_H_
-#define DSARL_TESTS_ROLLOUT_NEAR_TIES_H_
+#ifndef DSARL_TESTS_MODEL_NEAR_TIES_H_
+#define DSARL_TESTS_MODEL_NEAR_TIES_H_
 
 #include <algorithm>
 #include <cmath>
@@ -225,4 +225,4 @@ inline bool SamplingNearTie(absl::Span<const float> logits, const model::Samplin
 
 }  // namespace dsarl::testing
 
-#endif  // DSARL_TESTS_ROLLOUT_NEAR_TIES_H_
+#endif  // DSARL_TESTS_MODEL_NEAR_TIES_H_
