@@ -10,7 +10,7 @@
 #include "model/chat_format.h"
 #include "model/checkpoint.h"
 #include "model/generator.h"
-#include "model/json.h"
+#include "base/json.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "proto/config_loader.h"
@@ -124,20 +124,20 @@ absl::StatusOr<int> Score(const Args& args) {
     ASSIGN_OR_RETURN(model::ForwardResult r, m->Forward(b, opts));
     for (size_t s = first; s < next; ++s) {
       const int begin = b.seq_start[s - first], end = b.seq_start[s - first + 1];
-      model::Json lp = model::Json::Array();
+      Json lp = Json::Array();
       double nll = 0;
       for (int t = begin; t + 1 < end; ++t) {
-        lp.Push(model::Json::Number(r.logp[t]));
+        lp.Push(Json::Number(r.logp[t]));
         nll -= r.logp[t];
       }
       const int n = end - begin - 1;
       total_nll += nll;
       total_tokens += n;
-      model::Json row = model::Json::Object();
-      row.Set("line", model::Json::Int(s + 1));
-      row.Set("tokens", model::Json::Int(n));
-      row.Set("nll", model::Json::Number(nll));
-      row.Set("perplexity", model::Json::Number(std::exp(nll / std::max(n, 1))));
+      Json row = Json::Object();
+      row.Set("line", Json::Int(s + 1));
+      row.Set("tokens", Json::Int(n));
+      row.Set("nll", Json::Number(nll));
+      row.Set("perplexity", Json::Number(std::exp(nll / std::max(n, 1))));
       row.Set("logprobs", lp);
       std::cout << row.Dump() << "\n";
     }

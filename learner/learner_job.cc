@@ -15,7 +15,7 @@
 #include "base/status_macros.h"
 #include "learner/convert.h"
 #include "model/checkpoint.h"
-#include "model/json.h"
+#include "base/json.h"
 #include "proto/config_loader.h"
 
 namespace dsarl::learner {
@@ -159,12 +159,12 @@ absl::Status LearnerJob::Resume() {
     std::ifstream in(dir + "/learner_state.json");
     std::stringstream ss;
     ss << in.rdbuf();
-    ASSIGN_OR_RETURN(model::Json st, model::ParseJson(ss.str()));
+    ASSIGN_OR_RETURN(Json st, ParseJson(ss.str()));
     step_ = st.Find("step") ? st.Find("step")->int_value() : latest->step();
     version_ = st.Find("version") ? st.Find("version")->int_value() : step_;
     trainer_->set_step(st.Find("optimizer_step") ? st.Find("optimizer_step")->int_value() : 0);
     SchedulerState sched;
-    if (const model::Json* cur = st.Find("cursor")) sched.cursor = cur->int_value();
+    if (const Json* cur = st.Find("cursor")) sched.cursor = cur->int_value();
     state_->SetStep(step_);
     ckpt_step = latest->step();
     resumed_ = true;
@@ -219,11 +219,11 @@ absl::Status LearnerJob::Checkpoint() {
                                         {{"step", std::to_string(step_)},
                                          {"version", std::to_string(version_)}}));
   RETURN_IF_ERROR(trainer_->optimizer().Save(dir + "/optimizer.safetensors"));
-  model::Json st = model::Json::Object();
-  st.Set("step", model::Json::Int(step_));
-  st.Set("version", model::Json::Int(version_));
-  st.Set("optimizer_step", model::Json::Int(trainer_->step()));
-  st.Set("cursor", model::Json::Int(state_->scheduler_state().cursor));
+  Json st = Json::Object();
+  st.Set("step", Json::Int(step_));
+  st.Set("version", Json::Int(version_));
+  st.Set("optimizer_step", Json::Int(trainer_->step()));
+  st.Set("cursor", Json::Int(state_->scheduler_state().cursor));
   {
     std::ofstream out(dir + "/learner_state.json.tmp");
     out << st.Dump(2) << "\n";

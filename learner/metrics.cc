@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/crc32c.h"
 #include "base/status_macros.h"
-#include "model/json.h"
+#include "base/json.h"
 #include "proto/tensorboard.pb.h"
 
 namespace dsarl::learner {
@@ -64,14 +64,14 @@ absl::Status MetricsWriter::WriteRecord(const std::string& data) {
 }
 
 absl::Status MetricsWriter::Write(int64_t step, const std::map<std::string, double>& values) {
-  model::Json row = model::Json::Object();
-  row.Set("step", model::Json::Int(step));
-  row.Set("time", model::Json::Number(Now()));
+  Json row = Json::Object();
+  row.Set("step", Json::Int(step));
+  row.Set("time", Json::Number(Now()));
   tensorboard::Event ev;
   ev.set_wall_time(Now());
   ev.set_step(step);
   for (const auto& [k, v] : values) {
-    row.Set(k, std::isfinite(v) ? model::Json::Number(v) : model::Json());
+    row.Set(k, std::isfinite(v) ? Json::Number(v) : Json());
     if (!std::isfinite(v)) continue;
     auto* val = ev.mutable_summary()->add_value();
     val->set_tag(k);

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "model/chat_format.h"
-#include "model/json.h"
+#include "base/json.h"
 
 namespace dsarl::learner {
 namespace {
@@ -58,30 +58,30 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = absl::StrCat(path, ":", lineno);
-    auto j = model::ParseJson(line);
+    auto j = ParseJson(line);
     if (!j.ok()) return Annotate(j.status(), where);
     model::Conversation conv;
-    if (const model::Json* s = j->Find("system"); s && s->is_string()) conv.system = s->string_value();
-    const model::Json* msgs = j->Find("messages");
+    if (const Json* s = j->Find("system"); s && s->is_string()) conv.system = s->string_value();
+    const Json* msgs = j->Find("messages");
     if (msgs == nullptr || !msgs->is_array()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": \"messages\" must be an array"));
     }
-    for (const model::Json& m : msgs->array()) {
-      const model::Json* role = m.Find("role");
+    for (const Json& m : msgs->array()) {
+      const Json* role = m.Find("role");
       const std::string r = role && role->is_string() ? role->string_value() : "";
       auto str = [&](const char* k) {
-        const model::Json* v = m.Find(k);
+        const Json* v = m.Find(k);
         return v && v->is_string() ? v->string_value() : std::string();
       };
       if (r == "user") {
         conv.messages.push_back(model::Message::User(str("content")));
       } else if (r == "assistant") {
         std::vector<model::ToolCall> calls;
-        if (const model::Json* tc = m.Find("tool_calls"); tc && tc->is_array()) {
-          for (const model::Json& c : tc->array()) {
+        if (const Json* tc = m.Find("tool_calls"); tc && tc->is_array()) {
+          for (const Json& c : tc->array()) {
             model::ToolCall call;
-            if (const model::Json* n = c.Find("name"); n && n->is_string()) call.name = n->string_value();
-            if (const model::Json* a = c.Find("arguments"); a && a->is_object()) {
+            if (const Json* n = c.Find("name"); n && n->is_string()) call.name = n->string_value();
+            if (const Json* a = c.Find("arguments"); a && a->is_object()) {
               for (const auto& [k, v] : a->object()) {
                 call.arguments.push_back({k, v.is_string() ? v.string_value() : v.Dump()});
               }
@@ -92,8 +92,8 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
         conv.messages.push_back(model::Message::Assistant(str("reasoning"), str("content"), calls));
       } else if (r == "tool") {
         std::vector<std::string> results;
-        if (const model::Json* rs = m.Find("results"); rs && rs->is_array()) {
-          for (const model::Json& x : rs->array()) results.push_back(x.is_string() ? x.string_value() : x.Dump());
+        if (const Json* rs = m.Find("results"); rs && rs->is_array()) {
+          for (const Json& x : rs->array()) results.push_back(x.is_string() ? x.string_value() : x.Dump());
         }
         conv.messages.push_back(model::Message::ToolResults(results));
       } else {

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/dims.h"
-#include "model/json.h"
+#include "base/json.h"
 #include "model/transformer.h"
 
 namespace dsarl::model {

@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "model/json.h"
+#include "base/json.h"
 
 namespace dsarl::model {
 namespace {

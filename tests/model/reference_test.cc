@@ -10,7 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "model/checkpoint.h"
-#include "model/json.h"
+#include "base/json.h"
 #include "model/safetensors.h"
 #include "tests/model/model_test_util.h"
 #include "tests/prerequisite.h"

@@ -1,13 +1,15 @@
-// A small strict JSON value, reader and writer (RFC 8259). Why our own: we have no JSON library,
-// and we need one for safetensors headers and Hugging Face config.json files, both of which come
-// from outside and must be validated, not trusted.
+// The project's one JSON value, reader and writer (RFC 8259), for every file and message dsarl reads
+// or writes as JSON: safetensors headers, Hugging Face config.json, SFT data, metrics, learner
+// state, store exports. Why our own rather than nlohmann-json (Debian's usual choice): what comes
+// from outside must be validated, not trusted, and nlohmann accepts duplicate keys silently and
+// reports no line and column; a strict reader of our own is a few hundred lines.
 //
 // Strict means: no comments, no trailing commas, no leading zeros, no NaN/Infinity, no duplicate
 // object keys, strings must be valid UTF-8 with control characters escaped, \u escapes must pair
 // surrogates correctly, nothing but whitespace after the value, and nesting at most kMaxDepth deep.
 // Objects keep their keys in document order.
-#ifndef DSARL_MODEL_JSON_H_
-#define DSARL_MODEL_JSON_H_
+#ifndef DSARL_BASE_JSON_H_
+#define DSARL_BASE_JSON_H_
 
 #include <cstdint>
 #include <string>
@@ -17,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace dsarl::model {
+namespace dsarl {
 
 class JsonParser;
 
@@ -86,6 +88,6 @@ class Json {
 // with a message "line L, column C (byte B): what was expected".
 absl::StatusOr<Json> ParseJson(absl::string_view text);
 
-}  // namespace dsarl::model
+}  // namespace dsarl
 
-#endif  // DSARL_MODEL_JSON_H_
+#endif  // DSARL_BASE_JSON_H_

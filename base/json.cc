@@ -1,6 +1,6 @@
 // Recursive-descent JSON reader with positions in every error, and a writer that always produces
 // valid JSON. Depth is bounded so hostile input cannot overflow the stack.
-#include "model/json.h"
+#include "base/json.h"
 
 #include <charconv>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include "base/status_macros.h"
 #include "base/utf8.h"
 
-namespace dsarl::model {
+namespace dsarl {
 namespace {
 
 void AppendUtf8(uint32_t cp, std::string* out) {
@@ -449,4 +449,4 @@ absl::StatusOr<Json> ParseJson(absl::string_view text) {
   return out;
 }
 
-}  // namespace dsarl::model
+}  // namespace dsarl

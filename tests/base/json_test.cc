@@ -1,4 +1,4 @@
-#include "model/json.h"
+#include "base/json.h"
 
 #include <cmath>
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 
-namespace dsarl::model {
+namespace dsarl {
 namespace {
 
 using ::testing::HasSubstr;
@@ -124,4 +124,4 @@ TEST(Json, EqualityIgnoresKeyOrder) {
 }
 
 }  // namespace
-}  // namespace dsarl::model
+}  // namespace dsarl
