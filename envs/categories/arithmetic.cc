@@ -1,5 +1,6 @@
 // arithmetic: evaluate +, -, *, / expressions. Level 0 is one operation on single digits (a tiny
 // model can learn it); each level adds digits, then operands, then parentheses. Division is exact.
+#include <array>
 #include <memory>
 #include <string>
 
@@ -48,10 +49,12 @@ class ArithmeticEnv : public SingleTurnEnvironment {
       if (level == 1 && i == 1) return rng.Uniform(1, 9);  // two digits op one digit
       return rng.Uniform(level == 0 ? 0 : 1, hi);
     };
-    std::vector<int64_t> v;
-    std::vector<char> op;
-    for (int i = 0; i < operands; ++i) v.push_back(number(i));
-    for (int i = 0; i + 1 < operands; ++i) op.push_back(ops_[rng.Index(ops_.size())]);
+    // Fixed-size: at most 4 operands. (Growing vectors here made GCC 12 see a write past the end
+    // of the operator buffer, -Wstringop-overflow, in the '/' -> '*' loop below.)
+    std::array<int64_t, 4> v{};
+    std::array<char, 3> op{};
+    for (int i = 0; i < operands; ++i) v[i] = number(i);
+    for (int i = 0; i + 1 < operands; ++i) op[i] = ops_[rng.Index(ops_.size())];
     std::string expr;
     int64_t answer = 0;
     if (operands == 2) {
@@ -63,8 +66,8 @@ class ArithmeticEnv : public SingleTurnEnvironment {
       expr = absl::StrCat(v[0], " ", std::string(1, op[0]), " ", v[1]);
       answer = Apply(op[0], v[0], v[1]);
     } else {
-      for (char& o : op) {
-        if (o == '/') o = '*';  // exact division inside longer expressions is rare; keep it simple
+      for (int i = 0; i + 1 < operands; ++i) {
+        if (op[i] == '/') op[i] = '*';  // exact division inside longer expressions is rare
       }
       if (operands == 3) {  // precedence: a op b op c
         expr = absl::StrCat(v[0], " ", std::string(1, op[0]), " ", v[1], " ", std::string(1, op[1]),
