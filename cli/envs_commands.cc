@@ -81,7 +81,7 @@ struct ModelPolicyOptions {
 // Text that does not parse into tool calls is taken as the final answer (its content).
 envs::Policy ModelPolicy(const model::Transformer* m, const ModelPolicyOptions& options,
                          uint64_t seed) {
-  auto said = std::make_shared<std::vector<model::Message>>();  // the model's own turns
+  auto said = std::make_shared<std::vector<Message>>();  // the model's own turns
   auto rng = std::make_shared<model::Rng>(seed);
   return [m, options, said, rng](
              const envs::Task& task,
@@ -89,12 +89,12 @@ envs::Policy ModelPolicy(const model::Transformer* m, const ModelPolicyOptions& 
     model::Conversation conv;
     conv.system = task.system;
     conv.tools = task.tools;
-    conv.messages.push_back(model::Message::User(task.user));
+    conv.messages.push_back(Message::User(task.user));
     for (size_t i = 0; i < turns.size() && i < said->size(); ++i) {
       conv.messages.push_back((*said)[i]);
-      std::vector<std::string> outputs;
-      for (const envs::ToolResult& r : turns[i].results) outputs.push_back(r.output);
-      conv.messages.push_back(model::Message::ToolResults(std::move(outputs)));
+      for (const envs::ToolResult& r : turns[i].results) {
+        conv.messages.push_back(Message::Tool(r.output, r.is_error));
+      }
     }
     ASSIGN_OR_RETURN(model::RenderedTokens prompt, model::RenderForGeneration(conv));
     model::Generator gen(m, m->dims().mode);
@@ -117,11 +117,8 @@ envs::Policy ModelPolicy(const model::Transformer* m, const ModelPolicyOptions& 
         model::ParseAssistantOutput(model::Tokenizer().Decode(out));
     envs::Action action;
     if (!parsed.error && !parsed.tool_calls.empty()) {
-      said->push_back(
-          model::Message::Assistant(parsed.reasoning, parsed.content, parsed.tool_calls));
-      for (const model::ToolCall& c : parsed.tool_calls) {
-        action.calls.push_back(envs::ToolCall{c.name, c.arguments});
-      }
+      said->push_back(Message::Assistant(parsed.reasoning, parsed.content, parsed.tool_calls));
+      action.calls = parsed.tool_calls;
     } else {
       action.final_answer = parsed.content;
     }
@@ -360,9 +357,7 @@ absl::StatusOr<int> RunTry(const Args& args) {
       answer = parsed.content;
       break;
     }
-    std::vector<envs::ToolCall> calls;
-    for (const model::ToolCall& c : parsed.tool_calls) calls.push_back({c.name, c.arguments});
-    ASSIGN_OR_RETURN(envs::StepResult step, env->Step(episode.state.get(), calls));
+    ASSIGN_OR_RETURN(envs::StepResult step, env->Step(episode.state.get(), parsed.tool_calls));
     ++turns;
     std::cout << "<function_results>";
     for (const envs::ToolResult& r : step.results) {

@@ -162,7 +162,7 @@ absl::StatusOr<int> Generate(const Args& args) {
   std::vector<int> prompt;
   if (args.GetBool("chat")) {
     model::Conversation conv;
-    conv.messages.push_back(model::Message::User(args.Get("prompt")));
+    conv.messages.push_back(Message::User(args.Get("prompt")));
     ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderForGeneration(conv));
     prompt.assign(r.ids.begin(), r.ids.end());
   } else {

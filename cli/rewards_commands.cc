@@ -33,10 +33,7 @@ void FillFromText(const std::string& raw, bool starts_in_reasoning, Message* m) 
   const model::ParsedAssistantOutput parsed = model::ParseAssistantOutput(raw, options);
   m->reasoning = parsed.reasoning;
   m->content = parsed.content;
-  m->tool_calls.clear();
-  for (const model::ToolCall& c : parsed.tool_calls) {
-    m->tool_calls.push_back(rewards::ToolCall{.name = c.name, .arguments = c.arguments});
-  }
+  m->tool_calls = parsed.tool_calls;
   m->parse_error = parsed.error.has_value() ? parsed.error->message : "";
 }
 

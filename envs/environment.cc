@@ -1,18 +1,11 @@
-// The small shared pieces of the environment interface: call lookup, the chat-format text of a
-// reference solution, and the Task -> Prompt conversion synthesis stores.
+// The small shared pieces of the environment interface: the chat-format text of a reference
+// solution, and the Task -> Prompt conversion synthesis stores.
 #include "envs/environment.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace dsarl::envs {
-
-const std::string* ToolCall::Find(absl::string_view key) const {
-  for (const auto& [k, v] : arguments) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
 
 std::string FormatAssistantTurn(absl::string_view content, absl::Span<const ToolCall> calls) {
   std::string out = absl::StrCat("</think>", content);

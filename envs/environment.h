@@ -36,20 +36,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "base/message.h"
 #include "proto/data.pb.h"
 
 namespace dsarl::envs {
 
-// One tool call as the model wrote it. Argument values are the raw text between the parameter
-// tags; a tool converts "3" to an integer when its parameter type says so.
-struct ToolCall {
-  std::string name;
-  std::vector<std::pair<std::string, std::string>> arguments;  // in the order written
-
-  // The value of argument `key`, or nullptr when the call has none.
-  const std::string* Find(absl::string_view key) const;
-  bool operator==(const ToolCall&) const = default;
-};
+// Tool calls are the project's one ToolCall (base/message.h), as the model wrote them.
+using ::dsarl::ToolCall;
 
 // The output of one call, shown to the model in <result>...</result>.
 struct ToolResult {

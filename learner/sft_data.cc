@@ -6,6 +6,7 @@
 #include "base/status_macros.h"
 #include "model/chat_format.h"
 #include "base/json.h"
+#include "base/message.h"
 
 namespace dsarl::learner {
 namespace {
@@ -31,18 +32,14 @@ absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const pr
   model::Conversation conv;
   conv.system = prompt.system();
   conv.tools.assign(prompt.tools().begin(), prompt.tools().end());
-  conv.messages.push_back(model::Message::User(prompt.user()));
+  conv.messages.push_back(Message::User(prompt.user()));
   for (const auto& round : ep->task.solution.rounds) {
-    std::vector<model::ToolCall> calls;
-    for (const envs::ToolCall& c : round) calls.push_back(model::ToolCall{c.name, c.arguments});
-    conv.messages.push_back(model::Message::Assistant("", "", calls));
+    conv.messages.push_back(Message::Assistant("", "", round));
     auto step = (*env)->Step(ep->state.get(), round);
     if (!step.ok()) return Annotate(step.status(), who);
-    std::vector<std::string> outputs;
-    for (const auto& r : step->results) outputs.push_back(r.output);
-    conv.messages.push_back(model::Message::ToolResults(outputs));
+    for (const auto& r : step->results) conv.messages.push_back(Message::Tool(r.output, r.is_error));
   }
-  conv.messages.push_back(model::Message::Assistant("", ep->task.solution.final_answer));
+  conv.messages.push_back(Message::Assistant("", ep->task.solution.final_answer));
   (*env)->Close(ep->state.get());
   ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderConversation(conv));
   return FromRendered(r);
@@ -74,12 +71,12 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
         return v && v->is_string() ? v->string_value() : std::string();
       };
       if (r == "user") {
-        conv.messages.push_back(model::Message::User(str("content")));
+        conv.messages.push_back(Message::User(str("content")));
       } else if (r == "assistant") {
-        std::vector<model::ToolCall> calls;
+        std::vector<ToolCall> calls;
         if (const Json* tc = m.Find("tool_calls"); tc && tc->is_array()) {
           for (const Json& c : tc->array()) {
-            model::ToolCall call;
+            ToolCall call;
             if (const Json* n = c.Find("name"); n && n->is_string()) call.name = n->string_value();
             if (const Json* a = c.Find("arguments"); a && a->is_object()) {
               for (const auto& [k, v] : a->object()) {
@@ -89,13 +86,14 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
             calls.push_back(call);
           }
         }
-        conv.messages.push_back(model::Message::Assistant(str("reasoning"), str("content"), calls));
+        conv.messages.push_back(Message::Assistant(str("reasoning"), str("content"), calls));
       } else if (r == "tool") {
-        std::vector<std::string> results;
+        // One line's "results" are the outputs of the preceding turn's calls, in call order.
         if (const Json* rs = m.Find("results"); rs && rs->is_array()) {
-          for (const Json& x : rs->array()) results.push_back(x.is_string() ? x.string_value() : x.Dump());
+          for (const Json& x : rs->array()) {
+            conv.messages.push_back(Message::Tool(x.is_string() ? x.string_value() : x.Dump()));
+          }
         }
-        conv.messages.push_back(model::Message::ToolResults(results));
       } else {
         return absl::InvalidArgumentError(absl::StrCat(where, ": unknown role '", r, "'"));
       }

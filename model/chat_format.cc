@@ -17,32 +17,17 @@ constexpr char kToolInstructions[] =
     "with one invoke per call. Values are plain text. The results come back in call order as\n"
     "<function_results><result>OUTPUT</result></function_results>";
 
-const char* RoleName(Role role) {
-  switch (role) {
-    case Role::kUser:
-      return "user";
-    case Role::kAssistant:
-      return "assistant";
-    case Role::kTool:
-      return "tool";
-  }
-  return "?";
-}
-
 absl::Status MessageError(size_t index, const Message& m, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("conversation message ", index, " (", RoleName(m.role), "): ", what));
 }
 
 absl::Status ValidateFields(size_t i, const Message& m) {
+  if (m.role == Role::kSystem) {
+    return MessageError(i, m, "the system text goes in the conversation's system field");
+  }
   if (m.role != Role::kAssistant && (!m.reasoning.empty() || !m.tool_calls.empty())) {
     return MessageError(i, m, "only assistant messages may have reasoning or tool calls");
-  }
-  if (m.role != Role::kTool && !m.tool_results.empty()) {
-    return MessageError(i, m, "only tool messages may have tool results");
-  }
-  if (m.role == Role::kTool && !m.content.empty()) {
-    return MessageError(i, m, "a tool message carries its outputs in tool_results, not content");
   }
   for (const ToolCall& call : m.tool_calls) {
     if (call.name.empty()) return MessageError(i, m, "a tool call has no name");
@@ -52,35 +37,47 @@ absl::Status ValidateFields(size_t i, const Message& m) {
 
 absl::Status Validate(const Conversation& c) {
   if (c.messages.empty()) return absl::InvalidArgumentError("conversation has no messages");
+  size_t calls = 0, results = 0;  // of the last assistant turn with calls, and results seen
+  auto missing = [&](size_t i, const Message& m) {
+    return MessageError(i, m, absl::StrCat("comes after ", results, " of the ", calls,
+                                           " tool results the turn before needs"));
+  };
   for (size_t i = 0; i < c.messages.size(); ++i) {
     const Message& m = c.messages[i];
     RETURN_IF_ERROR(ValidateFields(i, m));
     const Message* prev = i > 0 ? &c.messages[i - 1] : nullptr;
     switch (m.role) {
+      case Role::kSystem:
+        break;  // refused by ValidateFields
       case Role::kUser:
-        if (prev != nullptr && (prev->role != Role::kAssistant || !prev->tool_calls.empty())) {
-          return MessageError(i, m,
-                              prev->role == Role::kAssistant
-                                  ? "follows an assistant message whose tool calls have no results"
-                                  : "must follow an assistant message");
+        if (results < calls) return missing(i, m);
+        if (prev != nullptr && prev->role != Role::kAssistant) {
+          return MessageError(i, m, "must follow an assistant message");
         }
         break;
       case Role::kAssistant:
+        if (results < calls) return missing(i, m);
         if (prev == nullptr || prev->role == Role::kAssistant) {
           return MessageError(i, m, "must follow a user or tool message");
         }
+        calls = m.tool_calls.size();
+        results = 0;
         break;
       case Role::kTool:
-        if (prev == nullptr || prev->role != Role::kAssistant || prev->tool_calls.empty()) {
-          return MessageError(i, m, "must follow an assistant message with tool calls");
+        if (calls == 0) return MessageError(i, m, "must follow an assistant message with tool calls");
+        if (results == calls) {
+          return MessageError(i, m, absl::StrCat("one result too many: the turn before made ",
+                                                 calls, " tool calls"));
         }
-        if (m.tool_results.size() != prev->tool_calls.size()) {
-          return MessageError(i, m,
-                              absl::StrCat("has ", m.tool_results.size(), " results for ",
-                                           prev->tool_calls.size(), " tool calls"));
-        }
+        ++results;
         break;
     }
+  }
+  const Message& last = c.messages.back();
+  if (last.role == Role::kTool && results < calls) {
+    return MessageError(c.messages.size() - 1, last,
+                        absl::StrCat("ends the conversation after ", results, " of the ", calls,
+                                     " tool results the turn before needs"));
   }
   return absl::OkStatus();
 }
@@ -147,39 +144,24 @@ RenderedTokens Render(const Conversation& c, const RenderOptions& options) {
           AppendAnswer(m, options.train_on_dropped_reasoning_turns ? 1 : 0, &out);
         }
         break;
-      case Role::kTool:
-        AppendResults(m.tool_results, &out);
+      case Role::kTool: {
+        // The results of one turn's calls, in one block.
+        std::vector<std::string> results;
+        for (; i < c.messages.size() && c.messages[i].role == Role::kTool; ++i) {
+          results.push_back(c.messages[i].content);
+        }
+        --i;
+        AppendResults(results, &out);
         break;
+      }
+      case Role::kSystem:
+        break;  // refused by Validate
     }
   }
   return out;
 }
 
 }  // namespace
-
-Message Message::User(std::string text) {
-  Message m;
-  m.role = Role::kUser;
-  m.content = std::move(text);
-  return m;
-}
-
-Message Message::Assistant(std::string reasoning, std::string content,
-                           std::vector<ToolCall> calls) {
-  Message m;
-  m.role = Role::kAssistant;
-  m.reasoning = std::move(reasoning);
-  m.content = std::move(content);
-  m.tool_calls = std::move(calls);
-  return m;
-}
-
-Message Message::ToolResults(std::vector<std::string> outputs) {
-  Message m;
-  m.role = Role::kTool;
-  m.tool_results = std::move(outputs);
-  return m;
-}
 
 void RenderedTokens::Append(int32_t id, int32_t mask) {
   ids.push_back(id);

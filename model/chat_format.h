@@ -37,31 +37,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "base/message.h"
 #include "model/tool_call_parser.h"
 #include "proto/data.pb.h"
 
 namespace dsarl::model {
 
-enum class Role { kUser, kAssistant, kTool };
-
-struct Message {
-  Role role = Role::kUser;
-  std::string content;                    // kUser: the message; kAssistant: the visible answer
-  std::string reasoning;                  // kAssistant only
-  std::vector<ToolCall> tool_calls;       // kAssistant only
-  std::vector<std::string> tool_results;  // kTool only: one output per call of the preceding
-                                          // assistant message, in call order
-
-  static Message User(std::string text);
-  static Message Assistant(std::string reasoning, std::string content,
-                           std::vector<ToolCall> calls = {});
-  static Message ToolResults(std::vector<std::string> outputs);
-};
-
-// A conversation is valid when: it has at least one message and starts with a user message; a
-// user message follows nothing or an assistant message without tool calls; an assistant message
-// follows a user or tool message; a tool message follows an assistant message with tool calls and
-// has exactly one result per call; and no message sets fields of another role.
+// A conversation (messages of base/message.h) is valid when: it has at least one message and
+// starts with a user message; the system text is in `system`, not a message; a user message follows
+// nothing or an assistant message without tool calls; an assistant message follows a user message
+// or the last result of a tool-call turn; an assistant message with N tool calls is followed by N
+// tool messages, one result each, in call order (a conversation may end right after the calls);
+// and no message sets fields of another role.
 struct Conversation {
   std::string system;
   std::vector<proto::ToolSpec> tools;

@@ -134,7 +134,7 @@ class Parser {
     std::string key;
     const size_t key_start = pos_;
     if (!ParseName("parameter name", &key)) return false;
-    if (call->FindArgument(key) != nullptr) {
+    if (call->Find(key) != nullptr) {
       pos_ = key_start;
       return Fail(absl::StrCat("duplicate parameter \"", key, "\" in call to ", call->name));
     }
@@ -196,12 +196,6 @@ class Parser {
 
 }  // namespace
 
-const std::string* ToolCall::FindArgument(absl::string_view key) const {
-  for (const auto& [k, v] : arguments) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
 
 ParsedAssistantOutput ParseContentAndToolCalls(absl::string_view text, size_t base_position) {
   ParsedAssistantOutput out;

@@ -30,19 +30,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "base/message.h"
 
 namespace dsarl::model {
-
-// One tool call. Arguments keep the order the model wrote them in; values are raw strings (the
-// tool converts "3" to an integer when its parameter type says so).
-struct ToolCall {
-  std::string name;
-  std::vector<std::pair<std::string, std::string>> arguments;
-
-  // The value of argument `key`, or nullptr when the call has none.
-  const std::string* FindArgument(absl::string_view key) const;
-  bool operator==(const ToolCall&) const = default;
-};
 
 // Why the text did not parse: a message for people (and for the model), and the byte offset in
 // the parsed text where the problem was found.

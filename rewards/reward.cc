@@ -6,34 +6,6 @@
 
 namespace dsarl::rewards {
 
-const char* RoleName(Role role) {
-  switch (role) {
-    case Role::kSystem:
-      return "system";
-    case Role::kUser:
-      return "user";
-    case Role::kAssistant:
-      return "assistant";
-    case Role::kTool:
-      return "tool";
-  }
-  return "unknown";
-}
-
-std::optional<Role> ParseRole(absl::string_view name) {
-  for (Role role : {Role::kSystem, Role::kUser, Role::kAssistant, Role::kTool}) {
-    if (name == RoleName(role)) return role;
-  }
-  return std::nullopt;
-}
-
-const std::string* ToolCall::Find(absl::string_view key) const {
-  for (const auto& [k, v] : arguments) {
-    if (k == key) return &v;
-  }
-  return nullptr;
-}
-
 int CountToolCalls(const Sample& sample) {
   int n = 0;
   for (const Message& m : sample.messages) {

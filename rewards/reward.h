@@ -29,44 +29,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "base/message.h"
 #include "proto/data.pb.h"
 
 namespace dsarl::rewards {
 
-enum class Role { kSystem, kUser, kAssistant, kTool };
-
-// "system", "user", "assistant", "tool" (the names proto/reward.proto uses).
-const char* RoleName(Role role);
-// The inverse of RoleName; nullopt for any other text.
-std::optional<Role> ParseRole(absl::string_view name);
-
-// One tool call as the rollout parsed it from the model's text.
-struct ToolCall {
-  std::string name;
-  std::vector<std::pair<std::string, std::string>> arguments;  // in the order written
-
-  // The value of argument `key`, or nullptr when the call has none.
-  const std::string* Find(absl::string_view key) const;
-};
-
-// One message of the episode. Which fields are used depends on the role.
-struct Message {
-  Role role = Role::kUser;
-  // kSystem, kUser: the text. kAssistant: the visible answer (after "</think>", before any tool
-  // calls). kTool: the output of one tool call.
-  std::string content;
-  std::string reasoning;             // kAssistant: the thinking, without the think tags
-  std::vector<ToolCall> tool_calls;  // kAssistant: the calls that parsed, in order
-  // kAssistant: the exact text the model wrote in this turn, markup included, starting after the
-  // prompt's "<think>" (SPEC §4), e.g. "plan...</think>42<eos>". Format checks read it; empty when
-  // the producer of the sample did not keep it.
-  std::string raw_text;
-  // kAssistant: why the rollout's parser rejected raw_text (unclosed think block, malformed tool
-  // call, ...); empty when it parsed.
-  std::string parse_error;
-  bool is_error = false;   // kTool: the environment reported the call as invalid
-  int32_t num_tokens = 0;  // kAssistant: tokens the policy generated in this turn
-};
+// Samples are conversations of the project's one Message, ToolCall and Role (base/message.h).
+using ::dsarl::Message;
+using ::dsarl::ParseRole;
+using ::dsarl::Role;
+using ::dsarl::RoleName;
+using ::dsarl::ToolCall;
 
 // The environment's verdict on the final answer, as the rollout obtained it.
 struct Verdict {

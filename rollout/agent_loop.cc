@@ -2,28 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/message.h"
 #include "base/utf8.h"
 #include "model/chat_format.h"
 #include "model/tokenizer.h"
 
 namespace dsarl::rollout {
-namespace {
-
-envs::ToolCall ToEnvCall(const model::ToolCall& c) {
-  envs::ToolCall e;
-  e.name = c.name;
-  e.arguments = c.arguments;
-  return e;
-}
-
-rewards::ToolCall ToRewardCall(const model::ToolCall& c) {
-  rewards::ToolCall r;
-  r.name = c.name;
-  r.arguments = c.arguments;
-  return r;
-}
-
-}  // namespace
 
 AgentOptions AgentOptionsFromConfig(const proto::JobConfig& c) {
   AgentOptions o;
@@ -43,7 +27,7 @@ absl::StatusOr<std::vector<int>> PromptTokens(const proto::Prompt& p) {
   model::Conversation conv;
   conv.system = p.system();
   conv.tools.assign(p.tools().begin(), p.tools().end());
-  conv.messages.push_back(model::Message::User(p.user()));
+  conv.messages.push_back(Message::User(p.user()));
   auto r = model::RenderForGeneration(conv);
   if (!r.ok()) return r.status();
   return std::vector<int>(r->ids.begin(), r->ids.end());
@@ -52,10 +36,8 @@ absl::StatusOr<std::vector<int>> PromptTokens(const proto::Prompt& p) {
 AgentEpisode::AgentEpisode(const envs::Environment* env, envs::Episode episode,
                            const proto::Prompt& prompt, int max_turns)
     : env_(env), episode_(std::move(episode)), max_turns_(max_turns) {
-  if (!prompt.system().empty()) {
-    sample_.messages.push_back({rewards::Role::kSystem, prompt.system()});
-  }
-  sample_.messages.push_back({rewards::Role::kUser, prompt.user()});
+  if (!prompt.system().empty()) sample_.messages.push_back(Message::System(prompt.system()));
+  sample_.messages.push_back(Message::User(prompt.user()));
 }
 
 AgentEpisode::~AgentEpisode() {
@@ -80,14 +62,10 @@ std::optional<std::vector<int>> AgentEpisode::OnTurnEnd(const EpisodeRecord& rec
   const std::string text = tok.Decode(turn);
   // A turn after tool results also starts inside "<think>" (the context ends with it).
   model::ParsedAssistantOutput parsed = model::ParseAssistantOutput(text);
-  rewards::Message msg;
-  msg.role = rewards::Role::kAssistant;
-  msg.content = parsed.content;
-  msg.reasoning = parsed.reasoning;
+  Message msg = Message::Assistant(parsed.reasoning, parsed.content, parsed.tool_calls);
   msg.raw_text = text;
   msg.num_tokens = 0;
   for (size_t i = end.first_token; i < record.tokens.size(); ++i) msg.num_tokens += record.loss_mask[i];
-  for (const auto& c : parsed.tool_calls) msg.tool_calls.push_back(ToRewardCall(c));
   if (parsed.error) msg.parse_error = parsed.error->message;
   sample_.messages.push_back(msg);
   final_answer_ = parsed.content;
@@ -99,17 +77,14 @@ std::optional<std::vector<int>> AgentEpisode::OnTurnEnd(const EpisodeRecord& rec
     // A malformed call is the model's mistake: it gets an error observation, not a crash.
     if (!more_turns) return std::nullopt;
     const std::string obs = absl::StrCat("error: malformed tool call: ", parsed.error->message);
-    sample_.messages.push_back({rewards::Role::kTool, obs});
-    sample_.messages.back().is_error = true;
+    sample_.messages.push_back(Message::Tool(obs, /*is_error=*/true));
     ++tool_errors_;
     return ToolResultTokens({obs}, record.tokens.back());
   }
   if (parsed.tool_calls.empty()) return std::nullopt;  // an answer
   if (!has_tools || !more_turns) return std::nullopt;
-  std::vector<envs::ToolCall> calls;
-  for (const auto& c : parsed.tool_calls) calls.push_back(ToEnvCall(c));
-  tool_calls_ += calls.size();
-  auto step = env_->Step(episode_.state.get(), calls);
+  tool_calls_ += parsed.tool_calls.size();
+  auto step = env_->Step(episode_.state.get(), parsed.tool_calls);
   if (!step.ok()) {
     infra_error_ = absl::StrCat("environment ", env_->spec().id(), " (", env_->spec().category(),
                                 ") Step: ", step.status().ToString());
@@ -117,10 +92,8 @@ std::optional<std::vector<int>> AgentEpisode::OnTurnEnd(const EpisodeRecord& rec
   }
   for (const envs::ToolResult& r : step->results) {
     outputs.push_back(r.output);
-    rewards::Message tm{rewards::Role::kTool, r.output};
-    tm.is_error = r.is_error;
     tool_errors_ += r.is_error;
-    sample_.messages.push_back(tm);
+    sample_.messages.push_back(Message::Tool(r.output, r.is_error));
   }
   if (step->done) return std::nullopt;
   return ToolResultTokens(outputs, record.tokens.back());

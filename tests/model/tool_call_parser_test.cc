@@ -41,9 +41,9 @@ TEST(ToolCallParser, CallsWithArguments) {
   // Values are byte-exact, whitespace included.
   EXPECT_THAT(out.tool_calls[0].arguments,
               ElementsAre(Pair("city", "Paris"), Pair("unit", " C \n")));
-  ASSERT_NE(out.tool_calls[0].FindArgument("city"), nullptr);
-  EXPECT_EQ(*out.tool_calls[0].FindArgument("city"), "Paris");
-  EXPECT_EQ(out.tool_calls[0].FindArgument("country"), nullptr);
+  ASSERT_NE(out.tool_calls[0].Find("city"), nullptr);
+  EXPECT_EQ(*out.tool_calls[0].Find("city"), "Paris");
+  EXPECT_EQ(out.tool_calls[0].Find("country"), nullptr);
   EXPECT_EQ(out.tool_calls[1].name, "now");
   EXPECT_TRUE(out.tool_calls[1].arguments.empty());
 }

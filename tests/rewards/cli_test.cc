@@ -71,13 +71,13 @@ TEST_F(RewardsCliTest, ScoresTheExamples) {
 proto::Trajectory RenderedEpisode(const std::string& answer) {
   model::Conversation conv;
   conv.system = "You are careful.";
-  conv.messages.push_back(model::Message::User("What is 6 * 7?"));
+  conv.messages.push_back(Message::User("What is 6 * 7?"));
   model::RenderedTokens seq = *model::RenderForGeneration(conv);
-  model::ToolCall call{.name = "calc", .arguments = {{"expr", "6*7"}}};
-  seq.Append(model::RenderAssistantOutput(model::Message::Assistant("use calc", "", {call})).ids,
+  ToolCall call{.name = "calc", .arguments = {{"expr", "6*7"}}};
+  seq.Append(model::RenderAssistantOutput(Message::Assistant("use calc", "", {call})).ids,
              1);
   EXPECT_OK(model::AppendToolResults({"42"}, &seq));
-  seq.Append(model::RenderAssistantOutput(model::Message::Assistant("so", answer)).ids, 1);
+  seq.Append(model::RenderAssistantOutput(Message::Assistant("so", answer)).ids, 1);
   proto::Trajectory t;
   t.set_prompt_id(3);
   for (size_t i = 0; i < seq.size(); ++i) {
