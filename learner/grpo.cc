@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace dsarl::learner {
 
@@ -117,11 +118,91 @@ SequenceTerms SequenceObjective(const GrpoSequence& s, double A, double w, const
   return out;
 }
 
+namespace {
+
+bool LengthsMatch(const GrpoSequence& s, const GrpoConfig& c) {
+  const size_t n = s.mask.size();
+  return s.logp_old.size() == n && s.logp.size() == n && !(c.beta > 0 && s.logp_ref.size() != n);
+}
+
+}  // namespace
+
+absl::Status CheckSequence(const GrpoSequence& s, const GrpoConfig& c, size_t g, size_t i) {
+  if (!LengthsMatch(s, c)) {
+    return absl::InvalidArgumentError(absl::StrCat("grpo: group ", g, " sequence ", i,
+                                                   ": log-prob lengths differ from the mask"));
+  }
+  for (size_t t = 0; t < s.mask.size(); ++t) {
+    if (!s.mask[t]) continue;
+    if (!std::isfinite(s.logp_old[t]) || !std::isfinite(s.logp[t]) ||
+        (c.beta > 0 && !std::isfinite(s.logp_ref[t]))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("grpo: group ", g, " sequence ", i, " token ", t, ": non-finite log-prob"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int GrpoAccumulator::AddGroup(const std::vector<double>& rewards) {
+  bool equal = true;
+  for (double r : rewards) equal &= r == rewards[0];
+  all_equal_ += equal;
+  groups_.push_back(Group{rewards, Advantages(rewards, config_.std_norm)});
+  return groups_.size() - 1;
+}
+
+SequenceTerms GrpoAccumulator::AddSequence(int g, int i, const GrpoSequence& s,
+                                           const GrpoNorm& norm, std::vector<float>* dlogp) {
+  if (absl::Status check = CheckSequence(s, config_, g, i); !check.ok() && error_.ok()) {
+    error_ = check;
+  }
+  if (!LengthsMatch(s, config_)) {
+    dlogp->assign(s.mask.size(), 0.0f);
+    return SequenceTerms{};
+  }
+  const Group& grp = groups_[g];
+  int len = 0;
+  for (int m : s.mask) len += m != 0;
+  const double A = grp.advantages[i];
+  const double w =
+      SequenceWeight(config_.aggregation, grp.rewards.size(), len, norm.groups, norm.tokens);
+  const SequenceTerms t = SequenceObjective(s, A, w, config_, dlogp);
+  masked_ += !t.kept;
+  clipped_ += t.clipped;
+  kl_sum_ += t.kl_sum;
+  ratio_sum_ += t.log_ratio_sum;
+  reward_sum_ += grp.rewards[i];
+  reward_sq_ += grp.rewards[i] * grp.rewards[i];
+  adv_sq_ += A * A;
+  length_sum_ += len;
+  tokens_ += t.tokens;
+  ++sequences_;
+  return t;
+}
+
+absl::StatusOr<GrpoStats> GrpoAccumulator::Stats() const {
+  if (!error_.ok()) return error_;
+  GrpoStats st;
+  st.groups = groups_.size();
+  st.sequences = sequences_;
+  st.tokens = tokens_;
+  if (groups_.empty()) return st;
+  const double ns = std::max<int64_t>(sequences_, 1), nt = std::max<int64_t>(tokens_, 1);
+  st.reward_mean = reward_sum_ / ns;
+  st.reward_std = std::sqrt(std::max(0.0, reward_sq_ / ns - st.reward_mean * st.reward_mean));
+  st.advantage_std = std::sqrt(adv_sq_ / ns);
+  st.frac_groups_all_equal = double(all_equal_) / groups_.size();
+  st.clip_fraction = clipped_ / nt;
+  st.masked_fraction = masked_ / ns;
+  st.kl = kl_sum_ / nt;
+  st.mean_log_ratio = ratio_sum_ / nt;
+  st.mean_length = length_sum_ / ns;
+  return st;
+}
+
 absl::StatusOr<GrpoResult> ComputeGrpo(const std::vector<GrpoGroup>& batch, const GrpoConfig& c) {
-  GrpoResult out;
-  GrpoStats& st = out.stats;
-  st.groups = batch.size();
-  int64_t total_tokens = 0;
+  // Everything is checked before anything is computed, and the normalizer counts every token.
+  GrpoNorm norm{static_cast<int>(batch.size()), 0};
   for (size_t g = 0; g < batch.size(); ++g) {
     const GrpoGroup& grp = batch[g];
     if (grp.seqs.empty() || grp.rewards.size() != grp.seqs.size()) {
@@ -130,70 +211,32 @@ absl::StatusOr<GrpoResult> ComputeGrpo(const std::vector<GrpoGroup>& batch, cons
                                                      " rewards"));
     }
     for (size_t i = 0; i < grp.seqs.size(); ++i) {
-      const GrpoSequence& s = grp.seqs[i];
-      const size_t n = s.mask.size();
-      if (s.logp_old.size() != n || s.logp.size() != n || (c.beta > 0 && s.logp_ref.size() != n)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "grpo: group ", g, " sequence ", i, ": log-prob lengths differ from the mask"));
-      }
-      for (size_t t = 0; t < n; ++t) {
-        if (!s.mask[t]) continue;
-        ++total_tokens;
-        if (!std::isfinite(s.logp_old[t]) || !std::isfinite(s.logp[t]) ||
-            (c.beta > 0 && !std::isfinite(s.logp_ref[t]))) {
-          return absl::InvalidArgumentError(absl::StrCat("grpo: group ", g, " sequence ", i,
-                                                         " token ", t, ": non-finite log-prob"));
-        }
-      }
+      RETURN_IF_ERROR(CheckSequence(grp.seqs[i], c, g, i));
+      for (int m : grp.seqs[i].mask) norm.tokens += m != 0;
     }
   }
+  GrpoResult out;
   if (batch.empty()) return out;
-  double J = 0, reward_sum = 0, reward_sq = 0, adv_sq = 0, kl_sum = 0, ratio_sum = 0;
-  int64_t clipped = 0, masked = 0, all_equal = 0;
+  GrpoAccumulator acc(c);
+  double J = 0;
   out.dlogp.resize(batch.size());
   out.advantages.resize(batch.size());
   out.seq_mask.resize(batch.size());
   for (size_t g = 0; g < batch.size(); ++g) {
     const GrpoGroup& grp = batch[g];
     const int G = grp.seqs.size();
-    out.advantages[g] = Advantages(grp.rewards, c.std_norm);
+    acc.AddGroup(grp.rewards);
+    out.advantages[g] = acc.advantages(g);
     out.dlogp[g].resize(G);
     out.seq_mask[g].resize(G);
-    bool equal = true;
-    for (double r : grp.rewards) equal &= r == grp.rewards[0];
-    all_equal += equal;
     for (int i = 0; i < G; ++i) {
-      const GrpoSequence& s = grp.seqs[i];
-      int len = 0;
-      for (int m : s.mask) len += m != 0;
-      const double A = out.advantages[g][i];
-      const double w = SequenceWeight(c.aggregation, G, len, batch.size(), total_tokens);
-      const SequenceTerms t = SequenceObjective(s, A, w, c, &out.dlogp[g][i]);
+      const SequenceTerms t = acc.AddSequence(g, i, grp.seqs[i], norm, &out.dlogp[g][i]);
       out.seq_mask[g][i] = t.kept;
-      masked += !t.kept;
       J += t.objective;
-      clipped += t.clipped;
-      kl_sum += t.kl_sum;
-      ratio_sum += t.log_ratio_sum;
-      reward_sum += grp.rewards[i];
-      reward_sq += grp.rewards[i] * grp.rewards[i];
-      adv_sq += A * A;
-      st.mean_length += len;
     }
   }
   out.loss = -J;
-  for (const auto& grp : batch) st.sequences += grp.seqs.size();
-  st.tokens = total_tokens;
-  const double ns = std::max<int64_t>(st.sequences, 1), nt = std::max<int64_t>(total_tokens, 1);
-  st.reward_mean = reward_sum / ns;
-  st.reward_std = std::sqrt(std::max(0.0, reward_sq / ns - st.reward_mean * st.reward_mean));
-  st.advantage_std = std::sqrt(adv_sq / ns);
-  st.frac_groups_all_equal = double(all_equal) / batch.size();
-  st.clip_fraction = clipped / nt;
-  st.masked_fraction = masked / ns;
-  st.kl = kl_sum / nt;
-  st.mean_log_ratio = ratio_sum / nt;
-  st.mean_length /= ns;
+  ASSIGN_OR_RETURN(out.stats, acc.Stats());
   return out;
 }
 

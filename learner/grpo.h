@@ -4,8 +4,10 @@
 #ifndef DSARL_LEARNER_GRPO_H_
 #define DSARL_LEARNER_GRPO_H_
 
+#include <cstdint>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
 
@@ -70,14 +72,21 @@ absl::StatusOr<GrpoResult> ComputeGrpo(const std::vector<GrpoGroup>& batch, cons
 // normalizers of the aggregation) is known before any log-prob is computed, so each sequence's
 // terms can be computed alone, given its advantage and weight.
 
+// The scope a loss is normalized over (SPEC §3): its number of groups and of counted tokens.
+// ComputeGrpo normalizes over the whole batch; the trainer over each mini-batch.
+struct GrpoNorm {
+  int groups = 0;
+  int64_t tokens = 0;
+};
+
 // Weight of each counted token of a sequence in J: 1/(n_groups G len) for SEQUENCE_MEAN,
 // 1/(n_groups G) for TOKEN_SUM, 1/total_tokens for GLOBAL_TOKEN_MEAN.
 double SequenceWeight(LossAggregation aggregation, int group_size, int len, int n_groups,
                       int64_t total_tokens);
 
 struct SequenceTerms {
-  double objective = 0;     // weight * sum_t (surr_t M - beta kl_t)
-  bool kept = true;         // M_i
+  double objective = 0;  // weight * sum_t (surr_t M - beta kl_t)
+  bool kept = true;      // M_i
   int clipped = 0, tokens = 0;
   double kl_sum = 0, log_ratio_sum = 0;
 };
@@ -86,6 +95,50 @@ struct SequenceTerms {
 // (resized to the sequence length; 0 where mask is 0). logp_ref may be empty when beta == 0.
 SequenceTerms SequenceObjective(const GrpoSequence& seq, double advantage, double weight,
                                 const GrpoConfig& config, std::vector<float>* dlogp);
+
+// OK when the sequence's log-prob vectors are as long as its mask (logp_ref only when beta > 0)
+// and finite on every counted token; otherwise InvalidArgument naming group `g`, sequence `i`
+// (and the token).
+absl::Status CheckSequence(const GrpoSequence& seq, const GrpoConfig& config, size_t g, size_t i);
+
+// A batch walked one sequence at a time: the one implementation of the per-group advantages, the
+// per-sequence loss terms and the batch statistics. ComputeGrpo walks a whole batch at once; the
+// trainer walks it as the forward pass produces each micro-batch's current log-probs. Groups are
+// added in batch order, each sequence after its group; the statistics sum in the order the
+// sequences are added, so the same order gives the same bits.
+class GrpoAccumulator {
+ public:
+  explicit GrpoAccumulator(const GrpoConfig& config) : config_(config) {}
+
+  // Adds the next group by its rewards (one per sequence) and returns its index: 0 for the first
+  // group added, then 1, 2, ...
+  int AddGroup(const std::vector<double>& rewards);
+  // The advantages of group `g` (one per sequence): Advantages(rewards, config.std_norm).
+  const std::vector<double>& advantages(int g) const { return groups_[g].advantages; }
+
+  // Sequence `i` of group `g`, with its current log-probs: returns its terms of J with the
+  // weight SequenceWeight gives under `norm`, writes d(loss)/d(logp) into dlogp (as
+  // SequenceObjective), and counts the sequence into the statistics. A sequence that fails
+  // CheckSequence makes Stats() fail; one whose lengths differ contributes nothing (empty terms,
+  // dlogp all 0), a non-finite one is computed all the same (its loss is not finite).
+  SequenceTerms AddSequence(int g, int i, const GrpoSequence& seq, const GrpoNorm& norm,
+                            std::vector<float>* dlogp);
+
+  // The statistics of every group and sequence added so far (all 0 before any). The first
+  // CheckSequence error of an added sequence, when there was one.
+  absl::StatusOr<GrpoStats> Stats() const;
+
+ private:
+  struct Group {
+    std::vector<double> rewards, advantages;
+  };
+  GrpoConfig config_;
+  std::vector<Group> groups_;
+  absl::Status error_;
+  double reward_sum_ = 0, reward_sq_ = 0, adv_sq_ = 0, kl_sum_ = 0, ratio_sum_ = 0;
+  double length_sum_ = 0;
+  int64_t clipped_ = 0, masked_ = 0, all_equal_ = 0, tokens_ = 0, sequences_ = 0;
+};
 
 // Group-relative advantages: R_i - mean(R), divided by (std + 1e-6) when std_norm.
 std::vector<double> Advantages(const std::vector<double>& rewards, bool std_norm);

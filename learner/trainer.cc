@@ -124,10 +124,7 @@ absl::StatusOr<model::PackedBatch> Trainer::Build(const std::vector<const TrainS
 absl::StatusOr<std::vector<std::vector<float>>> Trainer::LogProbs(
     model::Transformer* m, const std::vector<const TrainSample*>& samples) {
   std::vector<std::vector<float>> out(samples.size());
-  model::ForwardOptions o;
-  o.mode = options_.mode == model::AttentionMode::kDenseWarmup ? model::AttentionMode::kDense
-                                                                : options_.mode;
-  o.temperature = options_.temperature;
+  const model::ForwardOptions o = ScoringOptions();
   for (const std::vector<int>& micro : Pack(samples)) {
     ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
     ASSIGN_OR_RETURN(model::ForwardResult r, m->Forward(b, o));
@@ -164,105 +161,115 @@ void Trainer::ApplyUpdate(bool indexer_only, double loss, MinibatchReport* rep) 
   ++step_;
 }
 
-absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batch) {
+// One GrpoStep: the rollout batch flattened, its reference log-probs, and what the mini-batches
+// add up.
+struct Trainer::GrpoPass {
+  explicit GrpoPass(const GrpoConfig& config) : grpo(config) {}
+  std::vector<const TrainSample*> samples;  // every sample of the batch, group by group
+  std::vector<std::pair<int, int>> where;   // (group, sample) of each entry of `samples`
+  std::vector<std::vector<float>> ref;      // reference log-probs of each (when beta > 0)
+  GrpoAccumulator grpo;                     // advantages, loss terms and statistics
+  model::ForwardOptions forward;
+  double entropy_sum = 0;
+  int64_t entropy_n = 0;
   StepReport report;
+};
+
+model::ForwardOptions Trainer::ScoringOptions() const {
+  model::ForwardOptions o;
+  o.mode = options_.mode == model::AttentionMode::kDenseWarmup ? model::AttentionMode::kDense
+                                                               : options_.mode;
+  o.temperature = options_.temperature;
+  return o;
+}
+
+absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batch) {
   const GrpoConfig& gc = options_.grpo;
   const int n_groups = batch.size();
   if (n_groups == 0) return absl::InvalidArgumentError("GRPO step with no groups");
-  std::vector<const TrainSample*> all;
-  std::vector<std::pair<int, int>> where;  // (group, sample) of each entry of `all`
+  GrpoPass pass(gc);
   for (int g = 0; g < n_groups; ++g) {
     if (batch[g].samples.empty() || batch[g].samples.size() != batch[g].rewards.size()) {
       return absl::InvalidArgumentError(absl::StrCat("group ", g, ": ", batch[g].samples.size(),
                                                      " samples and ", batch[g].rewards.size(),
                                                      " rewards"));
     }
+    pass.grpo.AddGroup(batch[g].rewards);
     for (size_t i = 0; i < batch[g].samples.size(); ++i) {
-      all.push_back(&batch[g].samples[i]);
-      where.push_back({g, int(i)});
+      pass.samples.push_back(&batch[g].samples[i]);
+      pass.where.push_back({g, int(i)});
     }
   }
   // Reference log-probs once per rollout batch.
-  std::vector<std::vector<float>> ref;
   if (gc.beta > 0) {
     if (!reference_) return absl::FailedPreconditionError("kl_coef > 0 needs a reference model");
-    ASSIGN_OR_RETURN(ref, LogProbs(reference_.get(), all));
+    ASSIGN_OR_RETURN(pass.ref, LogProbs(reference_.get(), pass.samples));
   }
+  pass.forward = ScoringOptions();
+  pass.forward.entropy = true;
   const int n_mb = std::max(1, std::min(options_.minibatches, n_groups));
-  double entropy_sum = 0;
-  int64_t entropy_n = 0;
-  std::vector<GrpoGroup> stats_groups;  // what the first forward saw, for the batch statistics
   for (int mb = 0; mb < n_mb; ++mb) {
-    const int g0 = n_groups * mb / n_mb, g1 = n_groups * (mb + 1) / n_mb;
-    std::vector<const TrainSample*> samples;
-    std::vector<int> index;  // into `all`
-    int64_t total_tokens = 0;
-    for (size_t k = 0; k < all.size(); ++k) {
-      if (where[k].first < g0 || where[k].first >= g1) continue;
-      samples.push_back(all[k]);
-      index.push_back(k);
-      for (int m : all[k]->loss_mask) total_tokens += m != 0;
-    }
-    std::vector<std::vector<double>> adv(n_groups);
-    for (int g = g0; g < g1; ++g) adv[g] = Advantages(batch[g].rewards, gc.std_norm);
-    policy_->ZeroGrad();
-    double J = 0;
-    model::ForwardOptions fo;
-    fo.mode = options_.mode == model::AttentionMode::kDenseWarmup ? model::AttentionMode::kDense
-                                                                   : options_.mode;
-    fo.temperature = options_.temperature;
-    fo.entropy = true;
-    for (const std::vector<int>& micro : Pack(samples)) {
-      ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
-      ASSIGN_OR_RETURN(model::ForwardResult r, policy_->Forward(b, fo));
-      report.tokens += b.tokens.size();
-      ++report.micro_batches;
-      std::vector<float> dlogp(b.tokens.size(), 0.0f);
-      for (size_t k = 0; k < micro.size(); ++k) {
-        const int a = index[micro[k]];
-        const auto [g, i] = where[a];
-        const TrainSample& x = *all[a];
-        const size_t n = x.tokens.size();
-        GrpoSequence seq;
-        seq.mask = x.loss_mask;
-        seq.logp_old = x.behaviour_logprobs;
-        if (gc.beta > 0) seq.logp_ref = ref[a];
-        seq.logp.assign(n, 0.0f);
-        int len = 0;
-        for (size_t t = 1; t < n; ++t) {
-          if (!x.loss_mask[t]) continue;
-          seq.logp[t] = r.logp[b.seq_start[k] + t - 1];
-          entropy_sum += r.entropy[b.seq_start[k] + t - 1];
-          ++entropy_n;
-          ++len;
-        }
-        const double w = SequenceWeight(gc.aggregation, batch[g].samples.size(), len, g1 - g0,
-                                        total_tokens);
-        std::vector<float> dl;
-        SequenceTerms terms = SequenceObjective(seq, adv[g][i], w, gc, &dl);
-        J += terms.objective;
-        for (size_t t = 1; t < n; ++t) dlogp[b.seq_start[k] + t - 1] = dl[t];
-        if (stats_groups.size() < size_t(n_groups)) stats_groups.resize(n_groups);
-        GrpoGroup& sg = stats_groups[g];
-        if (sg.seqs.size() < batch[g].samples.size()) {
-          sg.seqs.resize(batch[g].samples.size());
-          sg.rewards = batch[g].rewards;
-        }
-        sg.seqs[i] = std::move(seq);
-      }
-      RETURN_IF_ERROR(policy_->Backward(dlogp.data()));
-    }
-    MinibatchReport rep;
-    ApplyUpdate(false, -J, &rep);
-    report.minibatches.push_back(rep);
+    RETURN_IF_ERROR(GrpoMinibatch(n_groups * mb / n_mb, n_groups * (mb + 1) / n_mb, &pass));
   }
   // Batch statistics from the log-probs each group was trained with.
   // (A non-finite log-prob, already reported as a skipped step, leaves the statistics empty.)
-  if (absl::StatusOr<GrpoResult> stats = ComputeGrpo(stats_groups, gc); stats.ok()) {
-    report.grpo = stats->stats;
+  if (absl::StatusOr<GrpoStats> stats = pass.grpo.Stats(); stats.ok()) pass.report.grpo = *stats;
+  pass.report.entropy = pass.entropy_n > 0 ? pass.entropy_sum / pass.entropy_n : 0.0;
+  return std::move(pass.report);
+}
+
+absl::Status Trainer::GrpoMinibatch(int g0, int g1, GrpoPass* pass) {
+  std::vector<const TrainSample*> samples;
+  std::vector<int> index;  // into pass->samples
+  GrpoNorm norm{g1 - g0, 0};
+  for (size_t k = 0; k < pass->samples.size(); ++k) {
+    if (pass->where[k].first < g0 || pass->where[k].first >= g1) continue;
+    samples.push_back(pass->samples[k]);
+    index.push_back(k);
+    for (int m : pass->samples[k]->loss_mask) norm.tokens += m != 0;
   }
-  report.entropy = entropy_n > 0 ? entropy_sum / entropy_n : 0.0;
-  return report;
+  policy_->ZeroGrad();
+  double J = 0;
+  for (const std::vector<int>& micro : Pack(samples)) {
+    RETURN_IF_ERROR(GrpoMicroBatch(samples, index, micro, norm, pass, &J));
+  }
+  MinibatchReport rep;
+  ApplyUpdate(false, -J, &rep);
+  pass->report.minibatches.push_back(rep);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::GrpoMicroBatch(const std::vector<const TrainSample*>& samples,
+                                     const std::vector<int>& index, const std::vector<int>& micro,
+                                     const GrpoNorm& norm, GrpoPass* pass, double* objective) {
+  const bool kl = options_.grpo.beta > 0;
+  ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
+  ASSIGN_OR_RETURN(model::ForwardResult r, policy_->Forward(b, pass->forward));
+  pass->report.tokens += b.tokens.size();
+  ++pass->report.micro_batches;
+  std::vector<float> dlogp(b.tokens.size(), 0.0f);
+  for (size_t k = 0; k < micro.size(); ++k) {
+    const int a = index[micro[k]];
+    const auto [g, i] = pass->where[a];
+    const TrainSample& x = *pass->samples[a];
+    const size_t n = x.tokens.size();
+    const size_t start = b.seq_start[k];  // position start + t - 1 predicts token t
+    GrpoSequence seq;
+    seq.mask = x.loss_mask;
+    seq.logp_old = x.behaviour_logprobs;
+    if (kl) seq.logp_ref = pass->ref[a];
+    seq.logp.assign(n, 0.0f);
+    for (size_t t = 1; t < n; ++t) {
+      if (!x.loss_mask[t]) continue;
+      seq.logp[t] = r.logp[start + t - 1];
+      pass->entropy_sum += r.entropy[start + t - 1];
+      ++pass->entropy_n;
+    }
+    std::vector<float> dl;
+    *objective += pass->grpo.AddSequence(g, i, seq, norm, &dl).objective;
+    for (size_t t = 1; t < n; ++t) dlogp[start + t - 1] = dl[t];
+  }
+  return policy_->Backward(dlogp.data());
 }
 
 absl::StatusOr<StepReport> Trainer::LmStep(const std::vector<TrainSample>& batch,

@@ -91,8 +91,8 @@ class Trainer {
 
   // Current log-probs of each sample's tokens under `model` (0 where loss_mask is 0), in
   // micro-batches: what the reference model and evaluation need.
-  absl::StatusOr<std::vector<std::vector<float>>> LogProbs(model::Transformer* model,
-                                                           const std::vector<const TrainSample*>& samples);
+  absl::StatusOr<std::vector<std::vector<float>>> LogProbs(
+      model::Transformer* model, const std::vector<const TrainSample*>& samples);
 
   int64_t step() const { return step_; }
   void set_step(int64_t step) { step_ = step; }
@@ -106,6 +106,18 @@ class Trainer {
                                            const std::vector<int>& which) const;
   // Clips, checks finiteness, steps the optimizer (or skips). Fills `report`.
   void ApplyUpdate(bool indexer_only, double loss, MinibatchReport* report);
+  // Forward options that score rollouts: their temperature, and dense attention in place of the
+  // dense warm-up.
+  model::ForwardOptions ScoringOptions() const;
+
+  struct GrpoPass;  // one GrpoStep's flattened batch and running sums (trainer.cc)
+  // One optimizer step on groups [g0, g1) of the rollout batch, normalized over them.
+  absl::Status GrpoMinibatch(int g0, int g1, GrpoPass* pass);
+  // Forward of samples[micro] (`index` maps `samples` into pass->samples), each sequence's GRPO
+  // terms added to `objective` (J), and the backward of d(loss)/d(logp).
+  absl::Status GrpoMicroBatch(const std::vector<const TrainSample*>& samples,
+                              const std::vector<int>& index, const std::vector<int>& micro,
+                              const GrpoNorm& norm, GrpoPass* pass, double* objective);
 
   model::Transformer* policy_;
   std::unique_ptr<model::Transformer> reference_;

@@ -2,6 +2,7 @@
 // for every option, and the off-policy mask exactly as specified.
 #include "learner/grpo.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -170,6 +171,94 @@ TEST(Grpo, StatisticsAndErrors) {
   EXPECT_FALSE(ComputeGrpo({bad}, c).ok());
   GrpoGroup nan{{1.0, 0.0}, {Seq({NAN}, {-1}), Seq({-1}, {-1})}};
   EXPECT_FALSE(ComputeGrpo({nan}, c).ok());
+}
+
+// The trainer's walk: mini-batches normalized on their own, sequences added as micro-batches
+// come. Each mini-batch's loss and gradient are ComputeGrpo's on that mini-batch alone, and the
+// statistics over the walk are ComputeGrpo's over the whole batch.
+TEST(GrpoAccumulator, MinibatchWalkMatchesComputeGrpo) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n(0.0f, 0.3f);
+  std::vector<GrpoGroup> batch(4);
+  for (auto& g : batch) {
+    for (int i = 0; i < 3; ++i) {
+      GrpoSequence s;
+      const int len = 2 + rng() % 6;
+      for (int t = 0; t < len; ++t) {
+        s.mask.push_back(t % 3 != 0);
+        s.logp_old.push_back(-1.5f + n(rng));
+        s.logp.push_back(s.logp_old.back() + n(rng));
+        s.logp_ref.push_back(s.logp_old.back() + n(rng));
+      }
+      g.seqs.push_back(s);
+      g.rewards.push_back((rng() % 3) / 2.0);
+    }
+  }
+  for (auto agg : {LossAggregation::kSequenceMean, LossAggregation::kTokenSum,
+                   LossAggregation::kGlobalTokenMean}) {
+    GrpoConfig c;
+    c.aggregation = agg;
+    c.std_norm = true;
+    c.beta = 0.05;
+    c.delta = 0.05;  // some sequences masked
+    GrpoAccumulator acc(c);
+    for (const GrpoGroup& g : batch) acc.AddGroup(g.rewards);
+    for (int g0 : {0, 2}) {
+      const std::vector<GrpoGroup> mini(batch.begin() + g0, batch.begin() + g0 + 2);
+      ASSERT_OK_AND_ASSIGN(GrpoResult want, ComputeGrpo(mini, c));
+      GrpoNorm norm{2, 0};
+      for (const GrpoGroup& g : mini) {
+        for (const GrpoSequence& s : g.seqs)
+          norm.tokens += std::count(s.mask.begin(), s.mask.end(), 1);
+      }
+      double J = 0;
+      for (int g = 0; g < 2; ++g) {
+        EXPECT_EQ(acc.advantages(g0 + g), want.advantages[g]);
+        for (size_t i = 0; i < mini[g].seqs.size(); ++i) {
+          std::vector<float> dlogp;
+          const SequenceTerms t = acc.AddSequence(g0 + g, i, mini[g].seqs[i], norm, &dlogp);
+          J += t.objective;
+          EXPECT_EQ(t.kept, want.seq_mask[g][i]);
+          EXPECT_EQ(dlogp, want.dlogp[g][i]);
+        }
+      }
+      EXPECT_DOUBLE_EQ(-J, want.loss);
+    }
+    ASSERT_OK_AND_ASSIGN(GrpoStats stats, acc.Stats());
+    ASSERT_OK_AND_ASSIGN(GrpoResult whole, ComputeGrpo(batch, c));
+    EXPECT_EQ(stats.groups, 4);
+    EXPECT_EQ(stats.sequences, 12);
+    EXPECT_EQ(stats.tokens, whole.stats.tokens);
+    EXPECT_DOUBLE_EQ(stats.reward_mean, whole.stats.reward_mean);
+    EXPECT_DOUBLE_EQ(stats.advantage_std, whole.stats.advantage_std);
+    EXPECT_DOUBLE_EQ(stats.masked_fraction, whole.stats.masked_fraction);
+    EXPECT_GT(stats.masked_fraction, 0.0);
+    EXPECT_DOUBLE_EQ(stats.clip_fraction, whole.stats.clip_fraction);
+    EXPECT_DOUBLE_EQ(stats.kl, whole.stats.kl);
+    EXPECT_DOUBLE_EQ(stats.mean_log_ratio, whole.stats.mean_log_ratio);
+    EXPECT_DOUBLE_EQ(stats.mean_length, whole.stats.mean_length);
+  }
+}
+
+// A non-finite current log-prob still yields its (non-finite) loss, so the trainer reports a
+// skipped step; the statistics then fail, naming where.
+TEST(GrpoAccumulator, NonFiniteLogProbFailsTheStatistics) {
+  GrpoConfig c;
+  GrpoAccumulator acc(c);
+  acc.AddGroup({1.0, 0.0});
+  std::vector<float> dlogp;
+  acc.AddSequence(0, 0, Seq({-1, -1}, {-1, -1}), GrpoNorm{1, 4}, &dlogp);
+  const SequenceTerms t = acc.AddSequence(0, 1, Seq({-1, NAN}, {-1, -1}), GrpoNorm{1, 4}, &dlogp);
+  EXPECT_FALSE(std::isfinite(t.objective));
+  const absl::StatusOr<GrpoStats> stats = acc.Stats();
+  EXPECT_EQ(stats.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(stats.status().message(), "grpo: group 0 sequence 1 token 1: non-finite log-prob");
+  // Lengths that differ from the mask: nothing is computed.
+  GrpoSequence short_seq = Seq({-1, -1}, {-1, -1});
+  short_seq.logp.pop_back();
+  const SequenceTerms none = acc.AddSequence(0, 0, short_seq, GrpoNorm{1, 4}, &dlogp);
+  EXPECT_EQ(none.tokens, 0);
+  EXPECT_EQ(dlogp, std::vector<float>(2, 0.0f));
 }
 
 }  // namespace
