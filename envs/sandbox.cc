@@ -1,29 +1,18 @@
-// The sandbox (sandbox.h): fork, restrict, exec, watch, attribute, clean up.
-//
-// Everything the child needs (argv, environment, rlimits, the Landlock ruleset, the seccomp
-// program) is prepared before the child starts: it runs system calls and nothing else until exec.
-// The child is started like posix_spawn does it (clone with CLONE_VM | CLONE_VFORK, signals
-// blocked): a fork of a process holding gigabytes would copy its page tables and make every later
-// write of the parent fault, which costs more than the program it runs.
+// The sandbox (sandbox.h), the parent's side: check the request, make the private directory and
+// the descriptors, start the child (sandbox_child.h), watch it, reap it, say which limit stopped
+// it, clean up.
 #include "envs/sandbox.h"
 
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -38,20 +27,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "envs/sandbox_child.h"
 
-#ifndef SYS_landlock_create_ruleset
-#define SYS_landlock_create_ruleset 444
-#define SYS_landlock_add_rule 445
-#define SYS_landlock_restrict_self 446
-#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
 #endif
 
 namespace dsarl::envs {
@@ -59,208 +38,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Landlock, declared here so older kernel headers do not matter.
-constexpr uint64_t kFsWriteFile = 1ULL << 1;
-constexpr uint64_t kFsWriteAbi1 = (1ULL << 1) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) |
-                                  (1ULL << 7) | (1ULL << 8) | (1ULL << 9) | (1ULL << 10) |
-                                  (1ULL << 11) | (1ULL << 12);
-constexpr uint64_t kFsRefer = 1ULL << 13;                                     // ABI 2
-constexpr uint64_t kFsTruncate = 1ULL << 14;                                  // ABI 3
-constexpr uint64_t kScopeAbstractUnix = 1ULL << 0, kScopeSignal = 1ULL << 1;  // ABI 6
-struct LandlockRulesetAttr {
-  uint64_t handled_access_fs;
-  uint64_t handled_access_net;
-  uint64_t scoped;
-};
-struct __attribute__((packed)) LandlockPathBeneath {
-  uint64_t allowed_access;
-  int32_t parent_fd;
-};
-
-#if defined(__x86_64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
-constexpr bool kHaveSeccompArch = true;
-#elif defined(__aarch64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
-constexpr bool kHaveSeccompArch = true;
-#else
-constexpr uint32_t kAuditArch = 0;
-constexpr bool kHaveSeccompArch = false;
-#endif
-
-constexpr uint32_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
-                                     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
-
-// The seccomp program: kill on socket() of any family but AF_UNIX (and on a foreign syscall ABI);
-// EPERM for leaving the process group, tracing and namespaces; ENOSYS for clone3 (so libc falls
-// back to clone, whose flags we can see) and io_uring (which can open sockets behind seccomp).
-std::vector<sock_filter> SeccompProgram() {
-  std::vector<sock_filter> p;
-  auto stmt = [&](uint16_t code, uint32_t k) { p.push_back(BPF_STMT(code, k)); };
-  auto jump = [&](uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
-    p.push_back(BPF_JUMP(code, k, jt, jf));
-  };
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
-  jump(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
-#if defined(__x86_64__)
-  jump(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);  // the x32 ABI
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-#endif
-  jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0]));
-  jump(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-  jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 4);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0]));
-  jump(BPF_JMP | BPF_JSET | BPF_K, kNamespaceFlags, 0, 1);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  const std::pair<long, int> errno_rules[] = {
-      {SYS_setsid, EPERM}, {SYS_setpgid, EPERM}, {SYS_ptrace, EPERM},          {SYS_unshare, EPERM},
-      {SYS_setns, EPERM},  {SYS_clone3, ENOSYS}, {SYS_io_uring_setup, ENOSYS},
-  };
-  for (const auto& [nr, err] : errno_rules) {
-    jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1);
-    stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<uint32_t>(err));
-  }
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  return p;
-}
-
-absl::Status Errno(absl::string_view what) {
-  return absl::InternalError(absl::StrCat("sandbox: ", what, ": ", strerror(errno)));
-}
-
-// A Landlock ruleset that lets the program write only under `dir` (and to /dev/null).
-absl::StatusOr<int> MakeRuleset(int abi, const std::string& dir) {
-  uint64_t handled = kFsWriteAbi1 | (abi >= 2 ? kFsRefer : 0) | (abi >= 3 ? kFsTruncate : 0);
-  LandlockRulesetAttr attr{handled, 0, 0};
-  size_t size = sizeof(uint64_t);
-  if (abi >= 6) {
-    attr.scoped = kScopeAbstractUnix | kScopeSignal;
-    size = sizeof(attr);
-  }
-  const int ruleset = static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, size, 0));
-  if (ruleset < 0) return Errno("landlock_create_ruleset");
-  auto allow = [&](const char* path, uint64_t access) -> absl::Status {
-    const int fd = open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0) return Errno(absl::StrCat("open ", path));
-    LandlockPathBeneath rule{access, fd};
-    const long r = syscall(SYS_landlock_add_rule, ruleset, 1 /*PATH_BENEATH*/, &rule, 0);
-    const int err = errno;
-    close(fd);
-    errno = err;
-    return r < 0 ? Errno(absl::StrCat("landlock_add_rule ", path)) : absl::OkStatus();
-  };
-  absl::Status s = allow(dir.c_str(), handled);
-  if (s.ok()) s = allow("/dev/null", kFsWriteFile | (abi >= 3 ? kFsTruncate : 0));
-  if (!s.ok()) {
-    close(ruleset);
-    return s;
-  }
-  return ruleset;
-}
-
-// Threads (tasks) of user `uid` now, for RLIMIT_NPROC when we cannot switch to a fresh uid.
-int CountTasksOfUser(uid_t uid) {
-  int total = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    std::ifstream status(entry.path() / "status");
-    std::string line;
-    bool mine = false;
-    while (std::getline(status, line)) {
-      if (absl::StartsWith(line, "Uid:")) {
-        std::vector<std::string> f =
-            absl::StrSplit(line, absl::ByAnyChar("\t "), absl::SkipEmpty());
-        mine = f.size() > 1 && f[1] == std::to_string(uid);
-      } else if (mine && absl::StartsWith(line, "Threads:")) {
-        total += std::atoi(line.c_str() + 8);
-      }
-    }
-  }
-  return total;
-}
-
 // A uid no one else uses, per (process, concurrent run), so RLIMIT_NPROC counts only this run.
 uid_t SandboxUid() {
   static std::atomic<uint32_t> counter{0};
   return 200000 + static_cast<uid_t>(getpid() % 2048) * 32 + (counter++ % 32);
-}
-
-// What the child does between fork and exec. Only system calls; on failure it reports
-// (step, errno) on `err_fd` and exits 127.
-struct ChildPlan {
-  const char* path;
-  char* const* argv;
-  char* const* envp;
-  const char* dir;
-  int stdin_fd, stdout_fd, stderr_fd, err_fd, ruleset_fd;
-  std::vector<std::pair<__rlimit_resource_t, rlimit>> rlimits;
-  bool switch_uid;
-  uid_t uid;
-  sock_fprog seccomp;
-  sigset_t signal_mask;  // the parent's mask, restored in the child before exec
-};
-
-[[noreturn]] void ChildFail(int err_fd, int step) {
-  const int e[2] = {step, errno};
-  (void)!write(err_fd, e, sizeof(e));
-  _exit(127);
-}
-
-[[noreturn]] void RunChild(const ChildPlan& c) {
-  // Signals are blocked (the parent blocked them before clone). Handlers are the parent's code
-  // running on shared memory, so reset them before unblocking; exec keeps the mask, so restore it.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction sa;
-    if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
-      sa.sa_handler = SIG_DFL;
-      sigaction(sig, &sa, nullptr);
-    }
-  }
-  sigprocmask(SIG_SETMASK, &c.signal_mask, nullptr);
-  if (setpgid(0, 0) != 0) ChildFail(c.err_fd, 1);
-  if (dup2(c.stdin_fd, 0) < 0 || dup2(c.stdout_fd, 1) < 0 || dup2(c.stderr_fd, 2) < 0) {
-    ChildFail(c.err_fd, 2);
-  }
-  for (const auto& [resource, limit] : c.rlimits) {
-    if (setrlimit(resource, &limit) != 0) ChildFail(c.err_fd, 3);
-  }
-  if (c.switch_uid) {
-    // Raw system calls: libc's set*id wrappers would try to change the credentials of every thread
-    // of the parent, whose memory this child shares.
-    if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
-        syscall(SYS_setresgid, c.uid, c.uid, c.uid) != 0 ||
-        syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0) {
-      ChildFail(c.err_fd, 4);
-    }
-  }
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(c.err_fd, 5);
-  if (chdir(c.dir) != 0) ChildFail(c.err_fd, 6);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(c.err_fd, 7);
-  if (c.ruleset_fd >= 0) {
-    if (syscall(SYS_landlock_restrict_self, c.ruleset_fd, 0) != 0) ChildFail(c.err_fd, 8);
-  }
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c.seccomp) != 0) ChildFail(c.err_fd, 9);
-  // Close everything inherited except 0-2 and the error pipe (close-on-exec).
-  if (c.err_fd > 3) syscall(SYS_close_range, 3, c.err_fd - 1, 0);
-  syscall(SYS_close_range, c.err_fd + 1, ~0U, 0);
-  execve(c.path, c.argv, c.envp);
-  ChildFail(c.err_fd, 10);
-}
-
-int ChildMain(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
-
-const char* ChildStepName(int step) {
-  static const char* kNames[] = {"?",         "setpgid",      "dup2",
-                                 "setrlimit", "setuid",       "pdeathsig",
-                                 "chdir",     "no_new_privs", "landlock_restrict_self",
-                                 "seccomp",   "execve"};
-  return step >= 0 && step <= 10 ? kNames[step] : "?";
 }
 
 // Kills the whole process group. One kill is enough: the kernel delivers it to every member under
@@ -268,24 +49,237 @@ const char* ChildStepName(int step) {
 // pid (the group id) cannot have been reused.
 void KillGroup(pid_t pgid) { kill(-pgid, SIGKILL); }
 
-// Reads what is available from `fd` into `out`; false at EOF or error.
-bool Drain(int fd, std::string* out, int64_t* total, int64_t cap, bool* over) {
-  char buf[16384];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n > 0) {
-      const int64_t room = std::max<int64_t>(0, cap - *total);
-      out->append(buf, static_cast<size_t>(std::min<int64_t>(n, room)));
-      *total += n;
-      if (*total > cap) *over = true;
-      continue;
-    }
-    if (n == 0) return false;
-    return errno == EAGAIN || errno == EINTR;
+// Refuses what the sandbox cannot run safely: a program given by a relative path, a machine
+// without seccomp (or without Landlock, unless the caller allows it), a file name that is not a
+// plain name.
+absl::Status CheckRequest(const std::vector<std::string>& argv, const SandboxOptions& options,
+                          const SandboxSupport& support) {
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/') {
+    return absl::InvalidArgumentError("sandbox: argv[0] must be an absolute program path");
   }
+  if (!support.seccomp) {
+    return absl::FailedPreconditionError("sandbox: seccomp is unavailable on this machine");
+  }
+  if (support.landlock_abi == 0 && !options.allow_without_filesystem_isolation) {
+    return absl::FailedPreconditionError(
+        "sandbox: Landlock is unavailable (Linux 5.13+ with landlock in the LSM list), so writes "
+        "outside the sandbox directory could not be stopped");
+  }
+  for (const auto& [name, content] : options.files) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      return absl::InvalidArgumentError(absl::StrCat("sandbox: bad file name '", name, "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
-void Attribute(const SandboxLimits& lim, SandboxResult* r) {
+// A fresh directory under `temp_root` ("": $TMPDIR, else /tmp).
+absl::StatusOr<std::string> MakePrivateDir(const std::string& temp_root) {
+  std::string root = temp_root;
+  if (root.empty()) root = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
+  std::string tmpl = absl::StrCat(root, "/dsarl-sandbox-XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) return SandboxErrno(absl::StrCat("mkdtemp in ", root));
+  return tmpl;
+}
+
+// Removes the private directory, with everything the program left in it.
+struct DirCleanup {
+  std::string dir;
+  ~DirCleanup() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// Writes the caller's files into `dir`; with `switch_uid`, the files and `dir` are then owned by
+// the program's user `uid`.
+absl::Status FillPrivateDir(const std::string& dir, const std::map<std::string, std::string>& files,
+                            bool switch_uid, uid_t uid) {
+  for (const auto& [name, content] : files) {
+    const std::string path = absl::StrCat(dir, "/", name);
+    std::ofstream f(path, std::ios::binary);
+    f << content;
+    if (!f.good()) return SandboxErrno(absl::StrCat("writing ", path));
+    if (switch_uid && chown(path.c_str(), uid, uid) != 0) return SandboxErrno("chown");
+  }
+  if (switch_uid && chown(dir.c_str(), uid, uid) != 0) return SandboxErrno("chown");
+  return absl::OkStatus();
+}
+
+// The descriptors of one run: the program's stdin; pipes for its stdout, its stderr and the
+// status of its setup (the child reports a failed step there; EOF means it exec'd); the Landlock
+// ruleset (-1: none). [0] is the read end, [1] the write end.
+struct RunFds {
+  int stdin_fd = -1;
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, status[2] = {-1, -1};
+  int ruleset = -1;
+
+  ChildFds ForChild() const { return {stdin_fd, out[1], err[1], status[1], ruleset}; }
+};
+
+// Opens the descriptors of a run in `dir`. Standard input comes from an unlinked file, so any size
+// is fine. On error, closes what it opened before the failing step.
+absl::Status OpenRunFds(const std::string& dir, const std::string& stdin_text, int landlock_abi,
+                        RunFds* fds) {
+  {
+    const std::string path = absl::StrCat(dir, "/.stdin");
+    std::ofstream f(path, std::ios::binary);
+    f << stdin_text;
+    f.close();
+    fds->stdin_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    unlink(path.c_str());
+    if (fds->stdin_fd < 0) return SandboxErrno("open stdin");
+  }
+  if (pipe2(fds->out, O_CLOEXEC) != 0 || pipe2(fds->err, O_CLOEXEC) != 0 ||
+      pipe2(fds->status, O_CLOEXEC) != 0) {
+    close(fds->stdin_fd);
+    return SandboxErrno("pipe2");
+  }
+  if (landlock_abi > 0) {
+    absl::StatusOr<int> r = MakeRuleset(landlock_abi, dir);
+    if (!r.ok()) {
+      for (int fd : {fds->stdin_fd, fds->out[0], fds->out[1], fds->err[0], fds->err[1],
+                     fds->status[0], fds->status[1]}) {
+        close(fd);
+      }
+      return r.status();
+    }
+    fds->ruleset = *r;
+  }
+  return absl::OkStatus();
+}
+
+// Starts the child, then closes the parent's copies of the child's descriptors. When clone fails,
+// closes the parent's ends too and returns its Internal error.
+absl::StatusOr<pid_t> Spawn(ChildPlan* plan, const RunFds& fds) {
+  absl::StatusOr<pid_t> pid = SpawnChild(plan);
+  for (int fd : {fds.stdin_fd, fds.out[1], fds.err[1], fds.status[1], fds.ruleset}) {
+    if (fd >= 0) close(fd);
+  }
+  if (!pid.ok()) {
+    for (int fd : {fds.out[0], fds.err[0], fds.status[0]}) close(fd);
+  }
+  return pid;
+}
+
+// The child either execs (EOF on the status pipe) or reports which setup step failed: then the
+// child is reaped, the output pipes are closed, and the result is Internal, naming the step.
+absl::Status AwaitExec(pid_t pid, const RunFds& fds) {
+  int report[2] = {0, 0};
+  ssize_t got;
+  do {
+    got = read(fds.status[0], report, sizeof(report));
+  } while (got < 0 && errno == EINTR);
+  close(fds.status[0]);
+  if (got == static_cast<ssize_t>(sizeof(report))) {
+    close(fds.out[0]);
+    close(fds.err[0]);
+    waitpid(pid, nullptr, 0);
+    return absl::InternalError(absl::StrCat("sandbox: ", ChildStepName(report[0]),
+                                            " failed in the child: ", strerror(report[1])));
+  }
+  return absl::OkStatus();
+}
+
+// The program's stdout and stderr as read so far: at most `cap` bytes of both together are kept.
+struct OutputCapture {
+  int64_t cap;
+  int64_t total = 0;  // bytes read, kept or not
+  bool over = false;  // total > cap
+
+  // Reads what is available from `fd` into `out`; false at EOF or error.
+  bool Drain(int fd, std::string* out) {
+    char buf[16384];
+    while (true) {
+      const ssize_t n = read(fd, buf, sizeof(buf));
+      if (n > 0) {
+        const int64_t room = std::max<int64_t>(0, cap - total);
+        out->append(buf, static_cast<size_t>(std::min<int64_t>(n, room)));
+        total += n;
+        if (total > cap) over = true;
+        continue;
+      }
+      if (n == 0) return false;
+      return errno == EAGAIN || errno == EINTR;
+    }
+  }
+};
+
+// Reads the program's output until it has exited and both pipes are at EOF. Stops it (kills the
+// group; r->limit says why) when it runs past the wall time or writes past the output limit.
+void Watch(pid_t pid, const RunFds& fds, const SandboxLimits& lim, Clock::time_point start,
+           OutputCapture* output, SandboxResult* r) {
+  bool out_open = true, err_open = true, exited = false;
+  fcntl(fds.out[0], F_SETFL, O_NONBLOCK);
+  fcntl(fds.err[0], F_SETFL, O_NONBLOCK);
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(lim.wall_time_s));
+  auto stop = [&](SandboxLimit why, std::string message) {
+    r->limit = why;
+    r->limit_message = std::move(message);
+    KillGroup(pid);
+  };
+  while (out_open || err_open || !exited) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      stop(SandboxLimit::kWallTime,
+           absl::StrFormat("wall time limit of %g s exceeded", lim.wall_time_s));
+      break;
+    }
+    pollfd polled[3];
+    int n = 0;
+    if (out_open) polled[n++] = {fds.out[0], POLLIN, 0};
+    if (err_open) polled[n++] = {fds.err[0], POLLIN, 0};
+    if (!exited && pidfd >= 0) polled[n++] = {pidfd, POLLIN, 0};
+    int wait_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
+    if (pidfd < 0 && !exited) wait_ms = std::min(wait_ms, 5);
+    if (n > 0 && poll(polled, n, wait_ms) < 0 && errno != EINTR) break;
+    if (out_open) out_open = output->Drain(fds.out[0], &r->stdout_text);
+    if (err_open) err_open = output->Drain(fds.err[0], &r->stderr_text);
+    if (output->over) {
+      stop(SandboxLimit::kOutput,
+           absl::StrFormat("output limit of %d bytes exceeded", lim.max_output_bytes));
+      break;
+    }
+    if (!exited) {
+      siginfo_t info{};
+      if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
+        exited = true;
+        // Whatever it left running goes too, so the pipes reach EOF.
+        KillGroup(pid);
+      }
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+}
+
+// Kills what is left of the group, reaps the program, reads the rest of its output, closes the
+// pipes, and records how it ended, its times and its peak resident size.
+void Reap(pid_t pid, const RunFds& fds, Clock::time_point start, OutputCapture* output,
+          SandboxResult* r) {
+  KillGroup(pid);
+  rusage usage{};
+  int status = 0;
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  }
+  // Drain what is left after the kill (bounded: the group is gone).
+  output->Drain(fds.out[0], &r->stdout_text);
+  output->Drain(fds.err[0], &r->stderr_text);
+  close(fds.out[0]);
+  close(fds.err[0]);
+  r->wall_time_s = std::chrono::duration<double>(Clock::now() - start).count();
+  r->cpu_time_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + usage.ru_stime.tv_sec +
+                  usage.ru_stime.tv_usec * 1e-6;
+  r->max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+  if (WIFEXITED(status)) r->exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r->term_signal = WTERMSIG(status);
+}
+
+// Names the limit that stopped the program when our own kill did not already: from the signal
+// that ended it, else from the error text it printed and its peak resident size (sandbox.h).
+void AttributeLimit(const SandboxLimits& lim, SandboxResult* r) {
   if (r->limit != SandboxLimit::kNone) return;  // our own kill already said why
   const bool failed = r->exit_code != 0;
   auto says = [&](std::initializer_list<const char*> needles) {
@@ -357,9 +351,8 @@ std::string SandboxResult::Summary() const {
 const SandboxSupport& GetSandboxSupport() {
   static const SandboxSupport support = [] {
     SandboxSupport s;
-    const long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1 /*VERSION*/);
-    s.landlock_abi = abi > 0 ? static_cast<int>(abi) : 0;
-    s.seccomp = kHaveSeccompArch && prctl(PR_GET_SECCOMP) >= 0;
+    s.landlock_abi = ProbeLandlockAbi();
+    s.seccomp = ProbeSeccomp();
     s.switch_uid = geteuid() == 0;
     return s;
   }();
@@ -378,215 +371,27 @@ absl::StatusOr<std::string> FindPython() {
 
 absl::StatusOr<SandboxResult> RunSandboxed(const std::vector<std::string>& argv,
                                            const SandboxOptions& options) {
-  if (argv.empty() || argv[0].empty() || argv[0][0] != '/') {
-    return absl::InvalidArgumentError("sandbox: argv[0] must be an absolute program path");
-  }
   const SandboxSupport& support = GetSandboxSupport();
-  if (!support.seccomp) {
-    return absl::FailedPreconditionError("sandbox: seccomp is unavailable on this machine");
-  }
-  if (support.landlock_abi == 0 && !options.allow_without_filesystem_isolation) {
-    return absl::FailedPreconditionError(
-        "sandbox: Landlock is unavailable (Linux 5.13+ with landlock in the LSM list), so writes "
-        "outside the sandbox directory could not be stopped");
-  }
-  for (const auto& [name, content] : options.files) {
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("sandbox: bad file name '", name, "'"));
-    }
-  }
-  const SandboxLimits& lim = options.limits;
-
+  RETURN_IF_ERROR(CheckRequest(argv, options, support));
   // The private directory, owned by the program's user.
-  std::string root = options.temp_root;
-  if (root.empty()) root = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
-  std::string tmpl = absl::StrCat(root, "/dsarl-sandbox-XXXXXX");
-  if (mkdtemp(tmpl.data()) == nullptr) return Errno(absl::StrCat("mkdtemp in ", root));
-  const std::string dir = tmpl;
-  struct DirCleanup {
-    std::string dir;
-    ~DirCleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  ASSIGN_OR_RETURN(const std::string dir, MakePrivateDir(options.temp_root));
+  const DirCleanup cleanup{dir};
   const bool switch_uid = support.switch_uid;
   const uid_t uid = switch_uid ? SandboxUid() : getuid();
-  for (const auto& [name, content] : options.files) {
-    const std::string path = absl::StrCat(dir, "/", name);
-    std::ofstream f(path, std::ios::binary);
-    f << content;
-    if (!f.good()) return Errno(absl::StrCat("writing ", path));
-    if (switch_uid && chown(path.c_str(), uid, uid) != 0) return Errno("chown");
-  }
-  if (switch_uid && chown(dir.c_str(), uid, uid) != 0) return Errno("chown");
-
-  // Standard input from an unlinked file, so any size is fine.
-  int stdin_fd = -1;
-  {
-    const std::string path = absl::StrCat(dir, "/.stdin");
-    std::ofstream f(path, std::ios::binary);
-    f << options.stdin_text;
-    f.close();
-    stdin_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    unlink(path.c_str());
-    if (stdin_fd < 0) return Errno("open stdin");
-  }
-  int out_pipe[2], err_pipe[2], status_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
-      pipe2(status_pipe, O_CLOEXEC) != 0) {
-    close(stdin_fd);
-    return Errno("pipe2");
-  }
-  int ruleset = -1;
-  if (support.landlock_abi > 0) {
-    absl::StatusOr<int> r = MakeRuleset(support.landlock_abi, dir);
-    if (!r.ok()) {
-      for (int fd : {stdin_fd, out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], status_pipe[0],
-                     status_pipe[1]}) {
-        close(fd);
-      }
-      return r.status();
-    }
-    ruleset = *r;
-  }
-
+  RETURN_IF_ERROR(FillPrivateDir(dir, options.files, switch_uid, uid));
+  RunFds fds;
+  RETURN_IF_ERROR(OpenRunFds(dir, options.stdin_text, support.landlock_abi, &fds));
   // Everything the child needs, prepared here.
-  std::vector<char*> cargv;
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  const std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin",
-                                        absl::StrCat("HOME=", dir),
-                                        absl::StrCat("TMPDIR=", dir),
-                                        "LANG=C.UTF-8",
-                                        "PYTHONDONTWRITEBYTECODE=1",
-                                        "PYTHONIOENCODING=utf-8",
-                                        "PYTHONHASHSEED=0"};
-  std::vector<char*> cenv;
-  for (const std::string& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  std::vector<sock_filter> program = SeccompProgram();
-  const rlim_t cpu = static_cast<rlim_t>(std::ceil(std::max(lim.cpu_time_s, 0.001)));
-  rlim_t nproc = static_cast<rlim_t>(lim.max_processes);
-  if (!switch_uid) nproc += static_cast<rlim_t>(CountTasksOfUser(uid));
-  ChildPlan plan{
-      .path = argv[0].c_str(),
-      .argv = cargv.data(),
-      .envp = cenv.data(),
-      .dir = dir.c_str(),
-      .stdin_fd = stdin_fd,
-      .stdout_fd = out_pipe[1],
-      .stderr_fd = err_pipe[1],
-      .err_fd = status_pipe[1],
-      .ruleset_fd = ruleset,
-      .rlimits = {{RLIMIT_CPU, {cpu, cpu + 1}},
-                  {RLIMIT_AS, {rlim_t(lim.memory_bytes), rlim_t(lim.memory_bytes)}},
-                  {RLIMIT_NPROC, {nproc, nproc}},
-                  {RLIMIT_FSIZE, {rlim_t(lim.max_file_bytes), rlim_t(lim.max_file_bytes)}},
-                  {RLIMIT_NOFILE, {rlim_t(lim.max_open_files), rlim_t(lim.max_open_files)}},
-                  {RLIMIT_CORE, {0, 0}}},
-      .switch_uid = switch_uid,
-      .uid = uid,
-      .seccomp = {static_cast<unsigned short>(program.size()), program.data()}};
+  ChildSetup setup(argv, dir, options.limits, fds.ForChild(), switch_uid, uid);
 
   const auto start = Clock::now();
-  // The child's stack; the parent is suspended until the child execs or exits (CLONE_VFORK).
-  std::vector<char> child_stack(256 << 10);
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &plan.signal_mask);
-  const pid_t pid = clone(ChildMain, child_stack.data() + child_stack.size(),
-                          CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
-  const int fork_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &plan.signal_mask, nullptr);
-  for (int fd : {stdin_fd, out_pipe[1], err_pipe[1], status_pipe[1], ruleset}) {
-    if (fd >= 0) close(fd);
-  }
-  if (pid < 0) {
-    for (int fd : {out_pipe[0], err_pipe[0], status_pipe[0]}) close(fd);
-    errno = fork_errno;
-    return Errno("clone");
-  }
-  // The child either execs (EOF here) or reports which setup step failed.
-  int report[2] = {0, 0};
-  ssize_t got;
-  do {
-    got = read(status_pipe[0], report, sizeof(report));
-  } while (got < 0 && errno == EINTR);
-  close(status_pipe[0]);
-  if (got == static_cast<ssize_t>(sizeof(report))) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    waitpid(pid, nullptr, 0);
-    return absl::InternalError(absl::StrCat("sandbox: ", ChildStepName(report[0]),
-                                            " failed in the child: ", strerror(report[1])));
-  }
-
+  ASSIGN_OR_RETURN(const pid_t pid, Spawn(setup.plan(), fds));
+  RETURN_IF_ERROR(AwaitExec(pid, fds));
   SandboxResult r;
-  int64_t total = 0;
-  bool over = false, out_open = true, err_open = true, exited = false;
-  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-  fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
-  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(lim.wall_time_s));
-  auto stop = [&](SandboxLimit why, std::string message) {
-    r.limit = why;
-    r.limit_message = std::move(message);
-    KillGroup(pid);
-  };
-  while (out_open || err_open || !exited) {
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      stop(SandboxLimit::kWallTime,
-           absl::StrFormat("wall time limit of %g s exceeded", lim.wall_time_s));
-      break;
-    }
-    pollfd fds[3];
-    int n = 0;
-    if (out_open) fds[n++] = {out_pipe[0], POLLIN, 0};
-    if (err_open) fds[n++] = {err_pipe[0], POLLIN, 0};
-    if (!exited && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
-    int wait_ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
-    if (pidfd < 0 && !exited) wait_ms = std::min(wait_ms, 5);
-    if (n > 0 && poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
-    if (out_open)
-      out_open = Drain(out_pipe[0], &r.stdout_text, &total, lim.max_output_bytes, &over);
-    if (err_open)
-      err_open = Drain(err_pipe[0], &r.stderr_text, &total, lim.max_output_bytes, &over);
-    if (over) {
-      stop(SandboxLimit::kOutput,
-           absl::StrFormat("output limit of %d bytes exceeded", lim.max_output_bytes));
-      break;
-    }
-    if (!exited) {
-      siginfo_t info{};
-      if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) {
-        exited = true;
-        // Whatever it left running goes too, so the pipes reach EOF.
-        KillGroup(pid);
-      }
-    }
-  }
-  KillGroup(pid);
-  rusage usage{};
-  int status = 0;
-  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
-  }
-  // Drain what is left after the kill (bounded: the group is gone).
-  Drain(out_pipe[0], &r.stdout_text, &total, lim.max_output_bytes, &over);
-  Drain(err_pipe[0], &r.stderr_text, &total, lim.max_output_bytes, &over);
-  for (int fd : {out_pipe[0], err_pipe[0], pidfd}) {
-    if (fd >= 0) close(fd);
-  }
-  r.wall_time_s = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu_time_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + usage.ru_stime.tv_sec +
-                 usage.ru_stime.tv_usec * 1e-6;
-  r.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) r.term_signal = WTERMSIG(status);
-  Attribute(lim, &r);
+  OutputCapture output{options.limits.max_output_bytes};
+  Watch(pid, fds, options.limits, start, &output, &r);
+  Reap(pid, fds, start, &output, &r);
+  AttributeLimit(options.limits, &r);
   return r;
 }
 
