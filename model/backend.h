@@ -13,13 +13,16 @@
 
 namespace dsarl::model {
 
+// Every entry is a plain function pointer named after its op (snake_case of the CPU function).
+// Function pointers carry no default arguments, so callers pass every one, the defaults of
+// cpu/ops.h included (-1 strides, accumulate = false).
 struct Backend {
   const char* name;
   decltype(&cpu::Gemm) gemm;
-  decltype(&cpu::MatmulForward) matmul_forward_op;
-  decltype(&cpu::MatmulBackward) matmul_backward_op;
-  decltype(&cpu::RmsNormForward) rmsnorm_forward_op;
-  decltype(&cpu::RmsNormBackward) rmsnorm_backward_op;
+  decltype(&cpu::MatmulForward) matmul_forward;
+  decltype(&cpu::MatmulBackward) matmul_backward;
+  decltype(&cpu::RmsNormForward) rmsnorm_forward;
+  decltype(&cpu::RmsNormBackward) rmsnorm_backward;
   decltype(&cpu::LayerNormForward) layernorm_forward;
   decltype(&cpu::LayerNormBackward) layernorm_backward;
   decltype(&cpu::EmbeddingForward) embedding_forward;
@@ -37,25 +40,6 @@ struct Backend {
   decltype(&cpu::MlpBackward) mlp_backward;
   decltype(&cpu::MoeForward) moe_forward;
   decltype(&cpu::MoeBackward) moe_backward;
-
-  // Function pointers drop default arguments; these restore the ops' defaults (see cpu/ops.h).
-  void matmul_forward(float* out, const float* in, const float* w, int T, int K, int N,
-                      bool accumulate = false, int ld_out = -1, int ld_in = -1) const {
-    matmul_forward_op(out, in, w, T, K, N, accumulate, ld_out, ld_in);
-  }
-  void matmul_backward(float* din, float* dw, const float* dout, const float* in, const float* w,
-                       int T, int K, int N, int ld_dout = -1, int ld_in = -1,
-                       int ld_din = -1) const {
-    matmul_backward_op(din, dw, dout, in, w, T, K, N, ld_dout, ld_in, ld_din);
-  }
-  void rmsnorm_forward(float* out, float* rstd, const float* in, const float* w, int T, int C,
-                       float eps, int ld_in = -1) const {
-    rmsnorm_forward_op(out, rstd, in, w, T, C, eps, ld_in);
-  }
-  void rmsnorm_backward(float* din, float* dw, const float* dout, const float* in, const float* w,
-                        const float* rstd, int T, int C, int ld_in = -1, int ld_din = -1) const {
-    rmsnorm_backward_op(din, dw, dout, in, w, rstd, T, C, ld_in, ld_din);
-  }
 };
 
 // The CPU backend (OpenBLAS, OpenMP, hand-vectorized kernels): what the model runs on a CPU.

@@ -132,9 +132,9 @@ absl::StatusOr<Generator::StepResult> Generator::Step(
     row += tokens[i].size();
     std::copy_n(&x[size_t(row - 1) * D], D, &last[size_t(i) * D]);
   }
-  be.rmsnorm_forward(xn.data(), rstd.data(), last.data(), w.final_norm, n, D, d.eps);
+  be.rmsnorm_forward(xn.data(), rstd.data(), last.data(), w.final_norm, n, D, d.eps, -1);
   r.logits.resize(size_t(n) * d.vocab);
-  be.matmul_forward(r.logits.data(), xn.data(), w.lm_head, n, D, d.vocab);
+  be.matmul_forward(r.logits.data(), xn.data(), w.lm_head, n, D, d.vocab, false, -1, -1);
   return r;
 }
 

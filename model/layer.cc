@@ -26,20 +26,20 @@ void LayerProject(const Backend& be, LayerActs* a, const float* x, const int* po
   a->x_in.assign(x, x + size_t(T) * D);
   a->xn1.resize(size_t(T) * D);
   a->rstd1.resize(T);
-  be.rmsnorm_forward(a->xn1.data(), a->rstd1.data(), x, w.input_norm, T, D, d.eps);
+  be.rmsnorm_forward(a->xn1.data(), a->rstd1.data(), x, w.input_norm, T, D, d.eps, -1);
   // Query path: c_q = RMSNorm(W_dq x); q = W_uq c_q, rope on each head's last `rope` dims.
   a->qa.resize(size_t(T) * d.q_lora);
   a->cq.resize(size_t(T) * d.q_lora);
   a->rstd_q.resize(T);
-  be.matmul_forward(a->qa.data(), a->xn1.data(), w.q_a, T, D, d.q_lora);
-  be.rmsnorm_forward(a->cq.data(), a->rstd_q.data(), a->qa.data(), w.q_a_norm, T, d.q_lora,
-                      d.eps);
+  be.matmul_forward(a->qa.data(), a->xn1.data(), w.q_a, T, D, d.q_lora, false, -1, -1);
+  be.rmsnorm_forward(a->cq.data(), a->rstd_q.data(), a->qa.data(), w.q_a_norm, T, d.q_lora, d.eps,
+                     -1);
   a->q.resize(size_t(T) * H * qk);
-  be.matmul_forward(a->q.data(), a->cq.data(), w.q_b, T, d.q_lora, H * qk);
+  be.matmul_forward(a->q.data(), a->cq.data(), w.q_b, T, d.q_lora, H * qk, false, -1, -1);
   be.rope_interleaved(a->q.data(), pos, rope, T, H, H * qk, qk, d.nope, false);
   // Key path: [c_kv ; k_rope] = W_dkv x (one matrix), c_kv normalized, k_rope rotated.
   a->kva.resize(size_t(T) * kd);
-  be.matmul_forward(a->kva.data(), a->xn1.data(), w.kv_a, T, D, kd);
+  be.matmul_forward(a->kva.data(), a->xn1.data(), w.kv_a, T, D, kd, false, -1, -1);
   std::vector<float> lat(size_t(T) * d.d_c);
   a->rstd_kv.resize(T);
   be.rmsnorm_forward(lat.data(), a->rstd_kv.data(), a->kva.data(), w.kv_a_norm, T, d.d_c, d.eps,
@@ -65,18 +65,18 @@ void LayerProject(const Backend& be, LayerActs* a, const float* x, const int* po
   // Lightning indexer: q_I = W_qI c_q, k_I = LayerNorm(W_kI x), w = W_w x * H_I^-0.5; rotate-half
   // rope on the first `rope` dims of each.
   a->qi.resize(size_t(T) * HI * dI);
-  be.matmul_forward(a->qi.data(), a->cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI);
+  be.matmul_forward(a->qi.data(), a->cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI, false, -1, -1);
   be.rope_half(a->qi.data(), pos, rope, T, HI, HI * dI, dI, 0, false);
   a->ki_pre.resize(size_t(T) * dI);
   a->ki.resize(size_t(T) * dI);
   a->ki_mean.resize(T);
   a->ki_rstd.resize(T);
-  be.matmul_forward(a->ki_pre.data(), a->xn1.data(), w.idx_wk, T, D, dI);
+  be.matmul_forward(a->ki_pre.data(), a->xn1.data(), w.idx_wk, T, D, dI, false, -1, -1);
   be.layernorm_forward(a->ki.data(), a->ki_mean.data(), a->ki_rstd.data(), a->ki_pre.data(),
                         w.idx_k_norm_w, w.idx_k_norm_b, T, dI, 1e-6f);
   be.rope_half(a->ki.data(), pos, rope, T, 1, dI, dI, 0, false);
   a->wi.resize(size_t(T) * HI);
-  be.matmul_forward(a->wi.data(), a->xn1.data(), w.idx_weights, T, D, HI);
+  be.matmul_forward(a->wi.data(), a->xn1.data(), w.idx_weights, T, D, HI, false, -1, -1);
   const float ws = 1.0f / std::sqrt(float(HI));
   for (float& v : a->wi) v *= ws;
   a->has_indexer_grad = false;
@@ -117,10 +117,10 @@ void LayerOutput(const Backend& be, float* out, LayerActs* a, const LayerTensors
                   Wuv(w.kv_b, d, h), T, d.d_c, d.v_head, false, H * d.v_head, H * d.d_c);
   }
   a->x_mid = a->x_in;
-  be.matmul_forward(a->x_mid.data(), a->v.data(), w.o_proj, T, H * d.v_head, D, true);
+  be.matmul_forward(a->x_mid.data(), a->v.data(), w.o_proj, T, H * d.v_head, D, true, -1, -1);
   a->xn2.resize(size_t(T) * D);
   a->rstd2.resize(T);
-  be.rmsnorm_forward(a->xn2.data(), a->rstd2.data(), a->x_mid.data(), w.post_norm, T, D, d.eps);
+  be.rmsnorm_forward(a->xn2.data(), a->rstd2.data(), a->x_mid.data(), w.post_norm, T, D, d.eps, -1);
   std::copy(a->x_mid.begin(), a->x_mid.end(), out);
   if (w.moe) {
     std::vector<float> y(size_t(T) * D);
@@ -146,11 +146,12 @@ void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const fl
       be.mlp_backward(dxn2.data(), g.mlp, dout, a.xn2.data(), a.mlp, w.mlp, T, D);
     }
     be.rmsnorm_backward(dxmid.data(), g.post_norm, dxn2.data(), a.x_mid.data(), w.post_norm,
-                         a.rstd2.data(), T, D);
+                        a.rstd2.data(), T, D, -1, -1);
     // x_mid = x_in + o_proj(v)
     for (size_t i = 0; i < dxmid.size(); ++i) dx[i] += dxmid[i];
     std::vector<float> dv(size_t(T) * H * d.v_head, 0.0f);
-    be.matmul_backward(dv.data(), g.o_proj, dxmid.data(), a.v.data(), w.o_proj, T, H * d.v_head, D);
+    be.matmul_backward(dv.data(), g.o_proj, dxmid.data(), a.v.data(), w.o_proj, T, H * d.v_head, D,
+                       -1, -1, -1);
     // v_h = W_uv,h o_h
     std::vector<float> d_o(size_t(T) * H * d.d_c, 0.0f);
     for (int h = 0; h < H; ++h) {
@@ -184,7 +185,8 @@ void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const fl
       }
     }
     be.rope_interleaved(dq.data(), pos, rope, T, H, H * qk, qk, d.nope, true);
-    be.matmul_backward(dcq.data(), g.q_b, dq.data(), a.cq.data(), w.q_b, T, d.q_lora, H * qk);
+    be.matmul_backward(dcq.data(), g.q_b, dq.data(), a.cq.data(), w.q_b, T, d.q_lora, H * qk, -1,
+                       -1, -1);
     // kv = [RMSNorm(kva[:d_c]) ; rope(kva[d_c:])]
     be.rope_interleaved(dkv.data(), pos, rope, T, 1, kd, kd, d.d_c, true);
     std::vector<float> dlat(size_t(T) * d.d_c), dkva(size_t(T) * kd, 0.0f);
@@ -194,7 +196,8 @@ void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const fl
     }
     be.rmsnorm_backward(dkva.data(), g.kv_a_norm, dlat.data(), a.kva.data(), w.kv_a_norm,
                          a.rstd_kv.data(), T, d.d_c, kd, kd);
-    be.matmul_backward(dxn1.data(), g.kv_a, dkva.data(), a.xn1.data(), w.kv_a, T, D, kd);
+    be.matmul_backward(dxn1.data(), g.kv_a, dkva.data(), a.xn1.data(), w.kv_a, T, D, kd, -1, -1,
+                       -1);
   }
   if (a.has_indexer_grad) {
     // Indexer loss gradients: through rope, LayerNorm and the three projections. Detached, they
@@ -203,26 +206,30 @@ void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const fl
     float* dxn1_i = detach_indexer ? nullptr : dxn1.data();
     std::vector<float> dqi(a.dqi);
     be.rope_half(dqi.data(), pos, rope, T, HI, HI * dI, dI, 0, true);
-    be.matmul_backward(dcq_i, g.idx_wq_b, dqi.data(), a.cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI);
+    be.matmul_backward(dcq_i, g.idx_wq_b, dqi.data(), a.cq.data(), w.idx_wq_b, T, d.q_lora, HI * dI,
+                       -1, -1, -1);
     std::vector<float> dki(a.dki), dki_pre(size_t(T) * dI, 0.0f);
     be.rope_half(dki.data(), pos, rope, T, 1, dI, dI, 0, true);
     be.layernorm_backward(dki_pre.data(), g.idx_k_norm_w, g.idx_k_norm_b, dki.data(),
                            a.ki_pre.data(), w.idx_k_norm_w, a.ki_mean.data(), a.ki_rstd.data(), T,
                            dI);
-    be.matmul_backward(dxn1_i, g.idx_wk, dki_pre.data(), a.xn1.data(), w.idx_wk, T, D, dI);
+    be.matmul_backward(dxn1_i, g.idx_wk, dki_pre.data(), a.xn1.data(), w.idx_wk, T, D, dI, -1, -1,
+                       -1);
     std::vector<float> dwi(a.dwi);
     const float ws = 1.0f / std::sqrt(float(HI));
     for (float& v : dwi) v *= ws;
-    be.matmul_backward(dxn1_i, g.idx_weights, dwi.data(), a.xn1.data(), w.idx_weights, T, D, HI);
+    be.matmul_backward(dxn1_i, g.idx_weights, dwi.data(), a.xn1.data(), w.idx_weights, T, D, HI, -1,
+                       -1, -1);
   }
   if (!lm && detach_indexer) return;
   // c_q = RMSNorm(q_a(xn1)); xn1 = RMSNorm(x_in)
   std::vector<float> dqa(size_t(T) * d.q_lora, 0.0f);
-  be.rmsnorm_backward(dqa.data(), g.q_a_norm, dcq.data(), a.qa.data(), w.q_a_norm,
-                       a.rstd_q.data(), T, d.q_lora);
-  be.matmul_backward(dxn1.data(), g.q_a, dqa.data(), a.xn1.data(), w.q_a, T, D, d.q_lora);
-  be.rmsnorm_backward(dx, g.input_norm, dxn1.data(), a.x_in.data(), w.input_norm,
-                       a.rstd1.data(), T, D);
+  be.rmsnorm_backward(dqa.data(), g.q_a_norm, dcq.data(), a.qa.data(), w.q_a_norm, a.rstd_q.data(),
+                      T, d.q_lora, -1, -1);
+  be.matmul_backward(dxn1.data(), g.q_a, dqa.data(), a.xn1.data(), w.q_a, T, D, d.q_lora, -1, -1,
+                     -1);
+  be.rmsnorm_backward(dx, g.input_norm, dxn1.data(), a.x_in.data(), w.input_norm, a.rstd1.data(), T,
+                      D, -1, -1);
 }
 
 }  // namespace dsarl::model

@@ -182,9 +182,10 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
   x_final_ = x;
   xn_final_.resize(size_t(T) * D);
   rstd_final_.resize(T);
-  be.rmsnorm_forward(xn_final_.data(), rstd_final_.data(), x.data(), w_.final_norm, T, D, d.eps);
+  be.rmsnorm_forward(xn_final_.data(), rstd_final_.data(), x.data(), w_.final_norm, T, D, d.eps,
+                     -1);
   logits_.resize(size_t(T) * d.vocab);
-  be.matmul_forward(logits_.data(), xn_final_.data(), w_.lm_head, T, D, d.vocab);
+  be.matmul_forward(logits_.data(), xn_final_.data(), w_.lm_head, T, D, d.vocab, false, -1, -1);
   if (options.temperature != 1.0f) {
     const float inv = 1.0f / options.temperature;
     for (float& z : logits_) z *= inv;
@@ -212,10 +213,10 @@ absl::Status Transformer::Backward(const float* dlogp) {
       const float inv = 1.0f / options_.temperature;
       for (float& g : dlogits) g *= inv;
     }
-    be.matmul_backward(dxn.data(), g_.lm_head, dlogits.data(), xn_final_.data(), w_.lm_head, T,
-                        D, d.vocab);
+    be.matmul_backward(dxn.data(), g_.lm_head, dlogits.data(), xn_final_.data(), w_.lm_head, T, D,
+                       d.vocab, -1, -1, -1);
     be.rmsnorm_backward(dx.data(), g_.final_norm, dxn.data(), x_final_.data(), w_.final_norm,
-                         rstd_final_.data(), T, D);
+                        rstd_final_.data(), T, D, -1, -1);
   }
   for (int l = d.n_layers - 1; l >= 0; --l) {
     std::fill(dprev.begin(), dprev.end(), 0.0f);

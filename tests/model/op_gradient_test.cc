@@ -90,12 +90,13 @@ TEST(OpGradients, Matmul) {
   GradCase c{"matmul", {"in", "w"}, {Normal(rng, T * K), Normal(rng, N * K)}};
   c.loss = [=](const Backend& be, const Tensors& in) {
     std::vector<float> y(size_t(T) * N);
-    be.matmul_forward(y.data(), in[0].data(), in[1].data(), T, K, N);
+    be.matmul_forward(y.data(), in[0].data(), in[1].data(), T, K, N, false, -1, -1);
     return Dot(r, y);
   };
   c.grad = [=](const Backend& be, const Tensors& in) {
     Tensors g = {std::vector<float>(T * K), std::vector<float>(N * K)};
-    be.matmul_backward(g[0].data(), g[1].data(), r.data(), in[0].data(), in[1].data(), T, K, N);
+    be.matmul_backward(g[0].data(), g[1].data(), r.data(), in[0].data(), in[1].data(), T, K, N, -1,
+                       -1, -1);
     return g;
   };
   CheckGradients(c, CaseSeed("grad_matmul_dirs"));
@@ -108,15 +109,15 @@ TEST(OpGradients, RmsNorm) {
   GradCase c{"rmsnorm", {"in", "w"}, {Normal(rng, T * C), Normal(rng, C)}};
   c.loss = [=](const Backend& be, const Tensors& in) {
     std::vector<float> y(size_t(T) * C), rstd(T);
-    be.rmsnorm_forward(y.data(), rstd.data(), in[0].data(), in[1].data(), T, C, 1e-6f);
+    be.rmsnorm_forward(y.data(), rstd.data(), in[0].data(), in[1].data(), T, C, 1e-6f, -1);
     return Dot(r, y);
   };
   c.grad = [=](const Backend& be, const Tensors& in) {
     std::vector<float> y(size_t(T) * C), rstd(T);
-    be.rmsnorm_forward(y.data(), rstd.data(), in[0].data(), in[1].data(), T, C, 1e-6f);
+    be.rmsnorm_forward(y.data(), rstd.data(), in[0].data(), in[1].data(), T, C, 1e-6f, -1);
     Tensors g = {std::vector<float>(T * C), std::vector<float>(C)};
     be.rmsnorm_backward(g[0].data(), g[1].data(), r.data(), in[0].data(), in[1].data(), rstd.data(),
-                        T, C);
+                        T, C, -1, -1);
     return g;
   };
   CheckGradients(c, CaseSeed("grad_rmsnorm_dirs"));

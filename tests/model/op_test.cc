@@ -175,7 +175,7 @@ void IsSlightlyWrong(float* out, const float* in, const float* w, int T, int K, 
 std::string FailuresOf(decltype(&WritesPastTheEnd) broken, bool accumulate, int pad) {
   Backend be = CpuBackend();
   be.name = "broken";
-  be.matmul_forward_op = broken;
+  be.matmul_forward = broken;
   const int T = 20, K = 16, N = 24;
   std::mt19937_64 rng(3);
   auto in = std::make_shared<std::vector<float>>(Normal(rng, size_t(T) * K));
@@ -191,8 +191,8 @@ std::string FailuresOf(decltype(&WritesPastTheEnd) broken, bool accumulate, int 
 }
 
 TEST(OpHarness, CatchesEveryKindOfFault) {
-  EXPECT_EQ(FailuresOf(CpuBackend().matmul_forward_op, false, 0), "");
-  EXPECT_EQ(FailuresOf(CpuBackend().matmul_forward_op, true, 3), "");
+  EXPECT_EQ(FailuresOf(CpuBackend().matmul_forward, false, 0), "");
+  EXPECT_EQ(FailuresOf(CpuBackend().matmul_forward, true, 3), "");
   EXPECT_NE(FailuresOf(WritesPastTheEnd, false, 0).find("wrote past its end"), std::string::npos);
   EXPECT_NE(FailuresOf(WritesBeforeTheStart, false, 0).find("before its start"), std::string::npos);
   EXPECT_NE(FailuresOf(LeavesOneUnwritten, false, 0).find("never written"), std::string::npos);
