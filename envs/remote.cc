@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "proto/chat_proto.h"
+#include "proto/grpc_status.h"
 
 namespace dsarl::envs {
 namespace {
@@ -61,7 +63,7 @@ class RemoteEnvironment : public Environment {
     req.set_seed(seed);
     req.set_level(level);
     proto::ResetResponse resp;
-    RETURN_IF_ERROR(FromGrpc(server_->stub().Reset(&ctx, req, &resp), Label("Reset")));
+    RETURN_IF_ERROR(FromGrpcStatus(server_->stub().Reset(&ctx, req, &resp), Label("Reset")));
     // From here the server holds an episode: the state closes it whatever happens.
     auto state = std::make_unique<RemoteEpisodeState>(this, server_, resp.episode_id(), timeout_);
     if (resp.episode_id().empty() || resp.task().user().empty()) {
@@ -76,14 +78,7 @@ class RemoteEnvironment : public Environment {
     for (const auto& [k, v] : resp.task().reference()) e.task.reference[k] = v;
     for (const proto::SolutionRound& round : resp.solution()) {
       std::vector<ToolCall> calls;
-      for (const proto::ToolCall& c : round.calls()) {
-        ToolCall call{c.name(), {}};
-        std::vector<std::string> keys;
-        for (const auto& [k, v] : c.arguments()) keys.push_back(k);
-        std::sort(keys.begin(), keys.end());  // a protobuf map has no order; make one
-        for (const std::string& k : keys) call.arguments.emplace_back(k, c.arguments().at(k));
-        calls.push_back(std::move(call));
-      }
+      for (const proto::ToolCall& c : round.calls()) calls.push_back(ToolCallFromProto(c));
       e.task.solution.rounds.push_back(std::move(calls));
     }
     e.task.solution.final_answer = resp.solution_answer();
@@ -98,13 +93,9 @@ class RemoteEnvironment : public Environment {
     SetDeadline(&ctx, timeout_);
     proto::StepRequest req;
     req.set_episode_id(s->episode_id);
-    for (const ToolCall& call : calls) {
-      proto::ToolCall* c = req.add_calls();
-      c->set_name(call.name);
-      for (const auto& [k, v] : call.arguments) (*c->mutable_arguments())[k] = v;
-    }
+    for (const ToolCall& call : calls) *req.add_calls() = ToolCallToProto(call);
     proto::StepResponse resp;
-    RETURN_IF_ERROR(FromGrpc(server_->stub().Step(&ctx, req, &resp), Label("Step")));
+    RETURN_IF_ERROR(FromGrpcStatus(server_->stub().Step(&ctx, req, &resp), Label("Step")));
     if (resp.results_size() != static_cast<int>(calls.size())) {
       return absl::DataLossError(absl::StrCat(Label("Step"),
                                               " returned garbage: ", resp.results_size(),
@@ -127,7 +118,7 @@ class RemoteEnvironment : public Environment {
     req.set_episode_id(s->episode_id);
     req.set_final_answer(std::string(final_answer));
     proto::VerifyResponse resp;
-    RETURN_IF_ERROR(FromGrpc(server_->stub().Verify(&ctx, req, &resp), Label("Verify")));
+    RETURN_IF_ERROR(FromGrpcStatus(server_->stub().Verify(&ctx, req, &resp), Label("Verify")));
     if (!std::isfinite(resp.score()) || resp.score() < 0 || resp.score() > 1) {
       return absl::DataLossError(absl::StrCat(Label("Verify"), " returned garbage: score ",
                                               resp.score(), " is not in [0, 1]"));
@@ -163,12 +154,6 @@ class RemoteEnvironment : public Environment {
 
 }  // namespace
 
-absl::Status FromGrpc(const grpc::Status& status, absl::string_view context) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(context, ": ", status.error_message()));
-}
-
 absl::StatusOr<std::shared_ptr<RemoteServer>> RemoteServer::Connect(const std::string& address,
                                                                     absl::Duration timeout) {
   auto server = std::shared_ptr<RemoteServer>(new RemoteServer());
@@ -179,7 +164,7 @@ absl::StatusOr<std::shared_ptr<RemoteServer>> RemoteServer::Connect(const std::s
   SetDeadline(&ctx, timeout);
   ctx.set_wait_for_ready(true);  // the server may still be starting
   RETURN_IF_ERROR(
-      FromGrpc(server->stub_->Describe(&ctx, proto::DescribeRequest(), &server->description_),
+      FromGrpcStatus(server->stub_->Describe(&ctx, proto::DescribeRequest(), &server->description_),
                absl::StrCat("remote environment ", address, ": Describe")));
   DSARL_LOG_INFO("connected to remote environment {} {} at {} ({} categories)",
                  server->description_.name(), server->description_.version(), address,

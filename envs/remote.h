@@ -21,9 +21,7 @@
 
 namespace dsarl::envs {
 
-// gRPC status -> absl::Status, same code, message prefixed with `context`. The one place this
-// conversion happens for environments.
-absl::Status FromGrpc(const grpc::Status& status, absl::string_view context);
+
 
 // A connection to one environment server (one channel, shared by all its environments).
 class RemoteServer {

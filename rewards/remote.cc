@@ -7,31 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/grpcpp.h"
+#include "proto/chat_proto.h"
+#include "proto/grpc_status.h"
 #include "proto/reward.grpc.pb.h"
 
 namespace dsarl::rewards {
 namespace {
-
-// The one place a gRPC status becomes an absl::Status (their code numbers are the same).
-absl::Status FromGrpc(const grpc::Status& status, absl::string_view context) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(context, ": ", status.error_message()));
-}
-
-std::string RenderToolCalls(const std::vector<ToolCall>& calls) {
-  if (calls.empty()) return "";
-  std::string out = "<function_calls>";
-  for (const ToolCall& c : calls) {
-    absl::StrAppend(&out, "<invoke name=\"", c.name, "\">");
-    for (const auto& [k, v] : c.arguments) {
-      absl::StrAppend(&out, "<parameter name=\"", k, "\">", v, "</parameter>");
-    }
-    absl::StrAppend(&out, "</invoke>");
-  }
-  absl::StrAppend(&out, "</function_calls>");
-  return out;
-}
 
 class RemoteReward : public RewardFunction {
  public:
@@ -59,7 +40,7 @@ class RemoteReward : public RewardFunction {
     }
     const std::string where = absl::StrFormat("remote reward %s (timeout %gs)", address,
                                               absl::ToDoubleSeconds(options_.timeout));
-    if (!status.ok()) return FromGrpc(status, where);
+    if (!status.ok()) return FromGrpcStatus(status, where);
     absl::StatusOr<std::vector<Components>> out = ParseScoreResponse(response, samples.size());
     if (!out.ok()) return absl::InternalError(absl::StrCat(where, ": ", out.status().message()));
     return out;
@@ -120,12 +101,7 @@ proto::ScoreRequest MakeScoreRequest(const proto::Prompt& task, absl::Span<const
   *request.mutable_prompt() = task;
   for (const Sample& s : samples) {
     proto::ScoredSample* out = request.add_samples();
-    for (const Message& m : s.messages) {
-      proto::Message* pm = out->add_messages();
-      pm->set_role(RoleName(m.role));
-      pm->set_content(m.content + RenderToolCalls(m.tool_calls));
-      pm->set_reasoning(m.reasoning);
-    }
+    for (const Message& m : s.messages) *out->add_messages() = MessageToProto(m);
     out->set_final_answer(s.final_answer);
     out->set_num_generated_tokens(s.num_generated_tokens);
     out->set_finish_reason(s.finish_reason);
