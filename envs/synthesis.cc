@@ -150,6 +150,123 @@ std::vector<MadeTask> TakeDistinct(EnvOutput* out, std::set<uint64_t>* seen, int
   return all;
 }
 
+// InvalidArgument unless there is at least one environment per category and task per environment,
+// and the level range is 0 <= min <= max.
+absl::Status CheckCounts(const SynthesisOptions& options) {
+  if (options.envs_per_category < 1 || options.tasks_per_env < 1) {
+    return absl::InvalidArgumentError("envs per category and tasks per env must be at least 1");
+  }
+  if (options.min_level < 0 || options.max_level < options.min_level) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad level range ", options.min_level, "..", options.max_level));
+  }
+  return absl::OkStatus();
+}
+
+// The categories named (all when `names` is empty), in registry order. InvalidArgument for an
+// unknown name, listing the known ones.
+absl::StatusOr<std::vector<const Category*>> SelectCategories(
+    const Registry& registry, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (registry.Find(name) == nullptr) {
+      std::vector<std::string> known;
+      for (const Category* c : registry.All()) known.push_back(c->name);
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown category '", name, "'; known: ", absl::StrJoin(known, ", ")));
+    }
+  }
+  std::vector<const Category*> categories;
+  for (const Category* c : registry.All()) {
+    if (names.empty() || std::find(names.begin(), names.end(), c->name) != names.end()) {
+      categories.push_back(c);
+    }
+  }
+  return categories;
+}
+
+// Plans every environment's spec: per category, envs_per_category of them, ids consecutive from
+// first_env_id, seeds derived from (seed, category, index). `env_category` gets each one's
+// category.
+void PlanSpecs(const std::vector<const Category*>& categories, const SynthesisOptions& options,
+               std::vector<proto::EnvSpec>* envs, std::vector<const Category*>* env_category) {
+  std::set<std::pair<std::string, std::map<std::string, std::string>>> taken_params;
+  for (const Category* c : categories) {
+    for (int i = 0; i < options.envs_per_category; ++i) {
+      proto::EnvSpec spec;
+      spec.set_id(options.first_env_id + envs->size());
+      spec.set_category(c->name);
+      spec.set_seed(DeriveSeed({options.seed, HashString(c->name), static_cast<uint64_t>(i)}));
+      spec.set_difficulty(c->top_level);
+      spec.set_backend(c->backend);
+      spec.set_description(c->description);
+      if (c->sample_params) {
+        // Parameters no earlier environment of the category has (when the category has that
+        // many choices): environments differ in more than their seed.
+        std::map<std::string, std::string> params;
+        for (uint64_t attempt = 0; attempt < 16; ++attempt) {
+          Rng rng(DeriveSeed({spec.seed(), HashString("params"), attempt}));
+          params = c->sample_params(rng);
+          if (taken_params.insert({c->name, params}).second) break;
+        }
+        for (const auto& [k, v] : params) (*spec.mutable_params())[k] = v;
+      }
+      envs->push_back(std::move(spec));
+      env_category->push_back(c);
+    }
+  }
+}
+
+// Merges the environments' tasks in environment order: distinct across the whole set, prompt ids
+// consecutive from first_prompt_id, held out by a seeded hash of the id. Counts per category into
+// result->report; environments left without tasks are dropped from result->envs. Frees `outputs`.
+void MergeInOrder(const std::vector<const Category*>& env_category, const SynthesisOptions& options,
+                  std::vector<EnvOutput>* outputs, SynthesisResult* result) {
+  std::set<uint64_t> seen;
+  std::map<std::string, size_t> report_index;
+  SynthesisReport& report = result->report;
+  std::vector<proto::EnvSpec> kept_envs;
+  for (size_t i = 0; i < result->envs.size(); ++i) {
+    const Category* c = env_category[i];
+    if (report_index.count(c->name) == 0) {
+      report_index[c->name] = report.categories.size();
+      report.categories.push_back(CategoryReport{c->name, c->kind});
+    }
+    CategoryReport& cr = report.categories[report_index[c->name]];
+    EnvOutput& out = (*outputs)[i];
+    cr.failed += out.failed;
+    for (std::string& f : out.failures) {
+      if (report.failures.size() < 20) report.failures.push_back(std::move(f));
+    }
+    int64_t kept = 0;
+    for (MadeTask& t : TakeDistinct(&out, &seen, &cr.duplicates)) {
+      t.prompt.set_id(options.first_prompt_id + result->prompts.size());
+      const double u =
+          static_cast<double>(DeriveSeed({options.seed, t.prompt.id()}) >> 11) * 0x1.0p-53;
+      t.prompt.set_heldout(u < options.heldout_fraction);
+      ++cr.tasks_by_level[t.prompt.difficulty()];
+      result->prompts.push_back(std::move(t.prompt));
+      ++kept;
+    }
+    out = EnvOutput{};
+    cr.tasks += kept;
+    if (kept > 0) {
+      ++cr.envs;
+      kept_envs.push_back(std::move(result->envs[i]));
+    }
+  }
+  result->envs = std::move(kept_envs);
+}
+
+// The report's totals: the sums over its categories.
+void SumTotals(SynthesisReport* report) {
+  for (const CategoryReport& cr : report->categories) {
+    report->total_envs += cr.envs;
+    report->total_tasks += cr.tasks;
+    report->total_failed += cr.failed;
+    report->total_duplicates += cr.duplicates;
+  }
+}
+
 std::string DeterministicBytes(const google::protobuf::Message& m) {
   std::string bytes;
   google::protobuf::io::StringOutputStream stream(&bytes);
@@ -173,102 +290,20 @@ std::string DigestOf(const std::vector<proto::EnvSpec>& envs,
 absl::StatusOr<SynthesisResult> Synthesize(const Registry& registry,
                                            const SynthesisOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  if (options.envs_per_category < 1 || options.tasks_per_env < 1) {
-    return absl::InvalidArgumentError("envs per category and tasks per env must be at least 1");
-  }
-  if (options.min_level < 0 || options.max_level < options.min_level) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad level range ", options.min_level, "..", options.max_level));
-  }
-  std::vector<const Category*> categories;
-  for (const std::string& name : options.categories) {
-    if (registry.Find(name) == nullptr) {
-      std::vector<std::string> known;
-      for (const Category* c : registry.All()) known.push_back(c->name);
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown category '", name, "'; known: ", absl::StrJoin(known, ", ")));
-    }
-  }
-  for (const Category* c : registry.All()) {
-    if (options.categories.empty() ||
-        std::find(options.categories.begin(), options.categories.end(), c->name) !=
-            options.categories.end()) {
-      categories.push_back(c);
-    }
-  }
-  // Plan every environment's spec.
+  RETURN_IF_ERROR(CheckCounts(options));
+  ASSIGN_OR_RETURN(const std::vector<const Category*> categories,
+                   SelectCategories(registry, options.categories));
   SynthesisResult result;
   std::vector<const Category*> env_category;
-  std::set<std::pair<std::string, std::map<std::string, std::string>>> taken_params;
-  for (const Category* c : categories) {
-    for (int i = 0; i < options.envs_per_category; ++i) {
-      proto::EnvSpec spec;
-      spec.set_id(options.first_env_id + result.envs.size());
-      spec.set_category(c->name);
-      spec.set_seed(DeriveSeed({options.seed, HashString(c->name), static_cast<uint64_t>(i)}));
-      spec.set_difficulty(c->top_level);
-      spec.set_backend(c->backend);
-      spec.set_description(c->description);
-      if (c->sample_params) {
-        // Parameters no earlier environment of the category has (when the category has that
-        // many choices): environments differ in more than their seed.
-        std::map<std::string, std::string> params;
-        for (uint64_t attempt = 0; attempt < 16; ++attempt) {
-          Rng rng(DeriveSeed({spec.seed(), HashString("params"), attempt}));
-          params = c->sample_params(rng);
-          if (taken_params.insert({c->name, params}).second) break;
-        }
-        for (const auto& [k, v] : params) (*spec.mutable_params())[k] = v;
-      }
-      result.envs.push_back(std::move(spec));
-      env_category.push_back(c);
-    }
-  }
+  PlanSpecs(categories, options, &result.envs, &env_category);
   // Make and check tasks, in parallel.
   std::vector<EnvOutput> outputs(result.envs.size());
   ParallelFor(
       static_cast<int64_t>(result.envs.size()), ThreadCount(options.threads),
       [&](int64_t i) { outputs[i] = MakeEnvTasks(*env_category[i], result.envs[i], options); });
-  // Merge in order.
-  std::set<uint64_t> seen;
-  std::map<std::string, size_t> report_index;
+  MergeInOrder(env_category, options, &outputs, &result);
   SynthesisReport& report = result.report;
-  std::vector<proto::EnvSpec> kept_envs;
-  for (size_t i = 0; i < result.envs.size(); ++i) {
-    const Category* c = env_category[i];
-    if (report_index.count(c->name) == 0) {
-      report_index[c->name] = report.categories.size();
-      report.categories.push_back(CategoryReport{c->name, c->kind});
-    }
-    CategoryReport& cr = report.categories[report_index[c->name]];
-    cr.failed += outputs[i].failed;
-    for (std::string& f : outputs[i].failures) {
-      if (report.failures.size() < 20) report.failures.push_back(std::move(f));
-    }
-    int64_t kept = 0;
-    for (MadeTask& t : TakeDistinct(&outputs[i], &seen, &cr.duplicates)) {
-      t.prompt.set_id(options.first_prompt_id + result.prompts.size());
-      const double u =
-          static_cast<double>(DeriveSeed({options.seed, t.prompt.id()}) >> 11) * 0x1.0p-53;
-      t.prompt.set_heldout(u < options.heldout_fraction);
-      ++cr.tasks_by_level[t.prompt.difficulty()];
-      result.prompts.push_back(std::move(t.prompt));
-      ++kept;
-    }
-    outputs[i] = EnvOutput{};
-    cr.tasks += kept;
-    if (kept > 0) {
-      ++cr.envs;
-      kept_envs.push_back(std::move(result.envs[i]));
-    }
-  }
-  result.envs = std::move(kept_envs);
-  for (const CategoryReport& cr : report.categories) {
-    report.total_envs += cr.envs;
-    report.total_tasks += cr.tasks;
-    report.total_failed += cr.failed;
-    report.total_duplicates += cr.duplicates;
-  }
+  SumTotals(&report);
   report.digest = DigestOf(result.envs, result.prompts);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   DSARL_LOG_INFO("synthesized {} environments, {} tasks ({} failed, {} duplicates) in {:.1f} s",
