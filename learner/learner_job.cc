@@ -2,20 +2,15 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <random>
-#include <set>
-#include <sstream>
+#include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "base/crc32c.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "learner/convert.h"
 #include "model/checkpoint.h"
-#include "base/json.h"
 #include "proto/config_loader.h"
 
 namespace dsarl::learner {
@@ -49,10 +44,6 @@ absl::StatusOr<std::unique_ptr<model::Transformer>> InitialModel(const proto::Jo
   return m;
 }
 
-std::string CheckpointDir(const proto::JobConfig& c, int64_t step) {
-  return absl::StrFormat("%s/checkpoints/step_%06d", c.output_dir(), step);
-}
-
 // True when the group's usable trajectories all have the same reward: zero advantage, no signal.
 bool AllRewardsEqual(const proto::Group& g) {
   bool seen = false;
@@ -77,66 +68,23 @@ absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobC
   job->config_ = config;
   job->options_ = std::move(options);
   if (!job->options_.progress) {
-    job->options_.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    job->options_.progress = [](const std::string& line) {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    };
   }
   const proto::JobConfig& c = job->config_;
-  store::OpenOptions so;
-  so.create_if_missing = true;
-  so.config = c.store();
-  ASSIGN_OR_RETURN(job->store_, store::Store::Open(c.output_dir() + "/store", so));
-  // The run: the latest one with this job's name resumes; otherwise a new one.
-  uint64_t existing = 0;
-  RETURN_IF_ERROR(job->store_->ScanRuns([&](const proto::RunRecord& r) {
-    if (r.name() == c.name()) existing = r.run_id();
-    return true;
-  }));
-  if (existing != 0) {
-    job->run_id_ = existing;
-  } else {
-    ASSIGN_OR_RETURN(job->run_id_, job->store_->NextRunId());
-    proto::RunRecord run;
-    run.set_run_id(job->run_id_);
-    run.set_name(c.name());
-    run.set_created_unix_ms(NowMs());
-    *run.mutable_config() = proto::WithDefaultsMaterialized(c);
-    RETURN_IF_ERROR(job->store_->PutRun(run));
-  }
-  // Training prompts.
-  std::vector<uint64_t> prompts;
-  RETURN_IF_ERROR(job->store_->ScanPrompts([&](const proto::Prompt& p) {
-    if (PromptSelected(p, c)) prompts.push_back(p.id());
-    return true;
-  }));
-  if (prompts.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        c.output_dir(), "/store has no training prompts for the configured categories and "
-                        "difficulties; synthesize environments first (dsarl envs synthesize)"));
-  }
-  // Policy, reference, trainer.
-  ASSIGN_OR_RETURN(job->policy_, InitialModel(c));
-  std::unique_ptr<model::Transformer> reference;
-  if (c.learner().kl_coef() > 0) {
-    ASSIGN_OR_RETURN(reference, InitialModel(c));
-  }
-  TrainerOptions to = TrainerOptionsFromConfig(c);
-  const int mb = std::max(1, c.learner().minibatches_per_step());
-  to.lr.total_steps = c.learner().total_steps() * mb;
-  to.lr.warmup_steps = c.learner().warmup_steps() * mb;
-  job->trainer_ = std::make_unique<Trainer>(job->policy_.get(), std::move(reference), to);
-  auto scheduler = std::make_unique<PromptScheduler>(
-      prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000),
-      static_cast<uint64_t>(NowMs()) << 16);
-  job->state_ = std::make_unique<LearnerState>(
-      job->store_.get(), job->run_id_, std::move(scheduler), c.learner().max_staleness(), NowMs,
-      c.learner().prompts_per_step() * (c.learner().max_staleness() + 1));
+  RETURN_IF_ERROR(job->OpenRun());
+  ASSIGN_OR_RETURN(std::vector<uint64_t> prompts, job->TrainingPrompts());
+  const size_t n_prompts = prompts.size();
+  RETURN_IF_ERROR(job->StartTraining(std::move(prompts)));
   RETURN_IF_ERROR(job->Resume());
-  RETURN_IF_ERROR(job->Publish());
+  RETURN_IF_ERROR(job->weights_->Publish(job->version_));
   ASSIGN_OR_RETURN(job->metrics_, MetricsWriter::Open(c.output_dir()));
   const std::string listen =
       job->options_.listen.empty() ? c.cluster().learner_listen() : job->options_.listen;
   ASSIGN_OR_RETURN(job->server_, LearnerServer::Start(listen, job->state_.get()));
   DSARL_LOG_INFO("learner: run {} {} at step {}, {} training prompts, listening on port {}",
-                 job->run_id_, job->resumed_ ? "resumed" : "started", job->step_, prompts.size(),
+                 job->run_id_, job->resumed_ ? "resumed" : "started", job->step_, n_prompts,
                  job->server_->port());
   return job;
 }
@@ -145,55 +93,109 @@ LearnerJob::~LearnerJob() {
   if (server_) server_->Shutdown();
 }
 
-absl::Status LearnerJob::Resume() {
-  auto latest = store_->LatestCheckpoint(run_id_);
-  int64_t ckpt_step = -1;
-  if (latest.ok()) {
-    const std::string dir = latest->path();
-    ASSIGN_OR_RETURN(auto loaded, model::LoadCheckpoint(dir));
-    if (loaded->table().total_floats() != policy_->table().total_floats()) {
-      return absl::FailedPreconditionError(absl::StrCat(dir, ": checkpoint shape differs from the config"));
-    }
-    std::copy_n(loaded->params(), policy_->table().total_floats(), policy_->params());
-    RETURN_IF_ERROR(trainer_->optimizer().Load(dir + "/optimizer.safetensors"));
-    std::ifstream in(dir + "/learner_state.json");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    ASSIGN_OR_RETURN(Json st, ParseJson(ss.str()));
-    step_ = st.Find("step") ? st.Find("step")->int_value() : latest->step();
-    version_ = st.Find("version") ? st.Find("version")->int_value() : step_;
-    trainer_->set_step(st.Find("optimizer_step") ? st.Find("optimizer_step")->int_value() : 0);
-    SchedulerState sched;
-    if (const Json* cur = st.Find("cursor")) sched.cursor = cur->int_value();
-    state_->SetStep(step_);
-    ckpt_step = latest->step();
-    resumed_ = true;
-    // Attempts continue after every attempt stored for this run, so no new group collides with
-    // a stored one.
-    RETURN_IF_ERROR(store_->ScanGroups(
-        store::GroupQuery{run_id_, std::numeric_limits<int64_t>::min(),
-                          std::numeric_limits<int64_t>::max(), false},
-        [&](const proto::Group& g) {
-          uint32_t& next = sched.next_attempt[g.prompt_id()];
-          next = std::max(next, g.attempt() + 1);
-          return true;
-        }));
-    // (Restore goes through the state's scheduler.)
-    state_->RestoreScheduler(sched);
-    DSARL_LOG_INFO("learner: resumed from {} (step {}, version {})", dir, step_, version_);
-  } else if (latest.status().code() != absl::StatusCode::kNotFound) {
-    return latest.status();
+absl::Status LearnerJob::OpenRun() {
+  const proto::JobConfig& c = config_;
+  store::OpenOptions so;
+  so.create_if_missing = true;
+  so.config = c.store();
+  ASSIGN_OR_RETURN(store_, store::Store::Open(c.output_dir() + "/store", so));
+  // The run: the latest one with this job's name resumes; otherwise a new one.
+  uint64_t existing = 0;
+  RETURN_IF_ERROR(store_->ScanRuns([&](const proto::RunRecord& r) {
+    if (r.name() == c.name()) existing = r.run_id();
+    return true;
+  }));
+  if (existing != 0) {
+    run_id_ = existing;
+    return absl::OkStatus();
   }
-  // Groups received but not trained (step -1), and those trained after the checkpoint (their
-  // effect was lost with the process): train them now.
+  ASSIGN_OR_RETURN(run_id_, store_->NextRunId());
+  proto::RunRecord run;
+  run.set_run_id(run_id_);
+  run.set_name(c.name());
+  run.set_created_unix_ms(NowMs());
+  *run.mutable_config() = proto::WithDefaultsMaterialized(c);
+  return store_->PutRun(run);
+}
+
+absl::StatusOr<std::vector<uint64_t>> LearnerJob::TrainingPrompts() const {
+  std::vector<uint64_t> prompts;
+  RETURN_IF_ERROR(store_->ScanPrompts([&](const proto::Prompt& p) {
+    if (PromptSelected(p, config_)) prompts.push_back(p.id());
+    return true;
+  }));
+  if (prompts.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(config_.output_dir(),
+                     "/store has no training prompts for the configured categories and "
+                     "difficulties; synthesize environments first (dsarl envs synthesize)"));
+  }
+  return prompts;
+}
+
+absl::Status LearnerJob::StartTraining(std::vector<uint64_t> prompts) {
+  const proto::JobConfig& c = config_;
+  ASSIGN_OR_RETURN(policy_, InitialModel(c));
+  std::unique_ptr<model::Transformer> reference;
+  if (c.learner().kl_coef() > 0) {
+    ASSIGN_OR_RETURN(reference, InitialModel(c));
+  }
+  TrainerOptions to = TrainerOptionsFromConfig(c);
+  const int mb = std::max(1, c.learner().minibatches_per_step());
+  to.lr.total_steps = c.learner().total_steps() * mb;
+  to.lr.warmup_steps = c.learner().warmup_steps() * mb;
+  trainer_ = std::make_unique<Trainer>(policy_.get(), std::move(reference), to);
+  auto scheduler = std::make_unique<PromptScheduler>(
+      prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000),
+      static_cast<uint64_t>(NowMs()) << 16);
+  state_ = std::make_unique<LearnerState>(
+      store_.get(), run_id_, std::move(scheduler), c.learner().max_staleness(), NowMs,
+      c.learner().prompts_per_step() * (c.learner().max_staleness() + 1));
+  checkpointer_ = std::make_unique<Checkpointer>(c.output_dir(), store_.get(), run_id_);
+  weights_ = std::make_unique<WeightsPublisher>(policy_.get(), state_.get());
+  return absl::OkStatus();
+}
+
+absl::Status LearnerJob::Resume() {
+  ASSIGN_OR_RETURN(std::optional<ResumePoint> from,
+                   checkpointer_->LoadLatest(policy_.get(), &trainer_->optimizer()));
+  int64_t ckpt_step = -1;
+  if (from.has_value()) {
+    step_ = from->state.step;
+    version_ = from->state.version;
+    trainer_->set_step(from->state.optimizer_step);
+    SchedulerState sched;
+    sched.cursor = from->state.cursor;
+    state_->SetStep(step_);
+    ckpt_step = from->record.step();
+    resumed_ = true;
+    RETURN_IF_ERROR(ContinueAttempts(&sched));
+    state_->RestoreScheduler(sched);
+    DSARL_LOG_INFO("learner: resumed from {} (step {}, version {})", from->record.path(), step_,
+                   version_);
+  }
+  return QueueUntrainedGroups(ckpt_step);
+}
+
+absl::Status LearnerJob::ContinueAttempts(SchedulerState* sched) const {
+  return store_->ScanGroups(store::GroupQuery{run_id_, std::numeric_limits<int64_t>::min(),
+                                              std::numeric_limits<int64_t>::max(), false},
+                            [&](const proto::Group& g) {
+                              uint32_t& next = sched->next_attempt[g.prompt_id()];
+                              next = std::max(next, g.attempt() + 1);
+                              return true;
+                            });
+}
+
+absl::Status LearnerJob::QueueUntrainedGroups(int64_t checkpoint_step) {
   std::vector<proto::Group> recovered;
-  RETURN_IF_ERROR(store_->ScanGroups(
-      store::GroupQuery{run_id_, std::numeric_limits<int64_t>::min(),
-                        std::numeric_limits<int64_t>::max(), true},
-      [&](const proto::Group& g) {
-        if (g.step() < 0 || g.step() > ckpt_step) recovered.push_back(g);
-        return true;
-      }));
+  RETURN_IF_ERROR(store_->ScanGroups(store::GroupQuery{run_id_, std::numeric_limits<int64_t>::min(),
+                                                       std::numeric_limits<int64_t>::max(), true},
+                                     [&](const proto::Group& g) {
+                                       if (g.step() < 0 || g.step() > checkpoint_step)
+                                         recovered.push_back(g);
+                                       return true;
+                                     }));
   for (const proto::Group& g : recovered) {
     if (g.step() >= 0) RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), -1));
   }
@@ -204,41 +206,9 @@ absl::Status LearnerJob::Resume() {
   return absl::OkStatus();
 }
 
-absl::Status LearnerJob::Publish() {
-  auto w = std::make_shared<PublishedWeights>();
-  w->version = version_;
-  ASSIGN_OR_RETURN(w->blob, model::SerializeWeights(*policy_, {{"version", std::to_string(version_)}}));
-  w->crc32c = Crc32c(w->blob);
-  state_->Publish(std::move(w));
-  return absl::OkStatus();
-}
-
 absl::Status LearnerJob::Checkpoint() {
-  const std::string dir = CheckpointDir(config_, step_);
-  RETURN_IF_ERROR(model::SaveCheckpoint(dir, *policy_,
-                                        {{"step", std::to_string(step_)},
-                                         {"version", std::to_string(version_)}}));
-  RETURN_IF_ERROR(trainer_->optimizer().Save(dir + "/optimizer.safetensors"));
-  Json st = Json::Object();
-  st.Set("step", Json::Int(step_));
-  st.Set("version", Json::Int(version_));
-  st.Set("optimizer_step", Json::Int(trainer_->step()));
-  st.Set("cursor", Json::Int(state_->scheduler_state().cursor));
-  {
-    std::ofstream out(dir + "/learner_state.json.tmp");
-    out << st.Dump(2) << "\n";
-    if (!out) return absl::InternalError(absl::StrCat(dir, "/learner_state.json: write failed"));
-  }
-  std::filesystem::rename(dir + "/learner_state.json.tmp", dir + "/learner_state.json");
-  proto::CheckpointRecord rec;
-  rec.set_run_id(run_id_);
-  rec.set_step(step_);
-  rec.set_policy_version(version_);
-  rec.set_path(dir);
-  rec.set_unix_ms(NowMs());
-  RETURN_IF_ERROR(store_->PutCheckpoint(rec));
-  DSARL_LOG_INFO("learner: checkpoint {} written", dir);
-  return absl::OkStatus();
+  const CheckpointState st{step_, version_, trainer_->step(), state_->scheduler_state().cursor};
+  return checkpointer_->Save(*policy_, trainer_->optimizer(), st).status();
 }
 
 void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& groups,
@@ -360,7 +330,7 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     }
     ++step_;
     ++version_;
-    RETURN_IF_ERROR(Publish());
+    RETURN_IF_ERROR(weights_->Publish(version_));
     for (const auto* set : {&groups, &uniform}) {
       for (const proto::Group& g : *set) {
         RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), step_));
@@ -375,7 +345,7 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     }
     if (lc.checkpoint_every() > 0 && step_ % lc.checkpoint_every() == 0) RETURN_IF_ERROR(Checkpoint());
   }
-  auto last = store_->LatestCheckpoint(run_id_);
+  auto last = checkpointer_->Latest();
   if (!last.ok() || last->step() != step_) RETURN_IF_ERROR(Checkpoint());
   if (step_ >= lc.total_steps()) state_->SetFinished();
   return absl::OkStatus();

@@ -2,7 +2,8 @@
 // service, and trains: each step takes prompts_per_step groups, runs the GRPO trainer, publishes
 // the new weights (version + 1), writes metrics (console progress, JSONL, TensorBoard) and, every
 // checkpoint_every steps, a checkpoint. Started again with the same config it resumes from its last
-// checkpoint and the store: groups received but not trained are trained, none twice.
+// checkpoint and the store: groups received but not trained are trained, none twice. The
+// checkpoints are learner/checkpointer's, the published images learner/weights'.
 #ifndef DSARL_LEARNER_LEARNER_JOB_H_
 #define DSARL_LEARNER_LEARNER_JOB_H_
 
@@ -11,12 +12,15 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "learner/checkpointer.h"
 #include "learner/learner_state.h"
 #include "learner/metrics.h"
 #include "learner/service.h"
 #include "learner/trainer.h"
+#include "learner/weights.h"
 #include "proto/config.pb.h"
 #include "store/store.h"
 
@@ -52,9 +56,22 @@ class LearnerJob {
 
  private:
   LearnerJob() = default;
+  // Opens the store and finds the run with this job's name, or records a new one.
+  absl::Status OpenRun();
+  // The ids of the store's training prompts the config selects; FailedPrecondition for none.
+  absl::StatusOr<std::vector<uint64_t>> TrainingPrompts() const;
+  // The policy (and reference), the trainer, the shared state over `prompts`, the checkpointer
+  // and the weights publisher.
+  absl::Status StartTraining(std::vector<uint64_t> prompts);
+  // Resumes from the last checkpoint, if any, and queues the stored groups not yet trained.
   absl::Status Resume();
+  // Attempt counters that continue after every attempt stored for this run, so that no new group
+  // collides with a stored one.
+  absl::Status ContinueAttempts(SchedulerState* sched) const;
+  // Queues the groups received but not trained, and those trained after the checkpoint at
+  // `checkpoint_step` (their effect was lost with the process).
+  absl::Status QueueUntrainedGroups(int64_t checkpoint_step);
   absl::Status Checkpoint();
-  absl::Status Publish();
   // Takes the next step's groups: prompts_per_step of them, or with skip_uniform_groups that many
   // with unequal rewards in `groups` and the all-equal ones drawn meanwhile in `uniform`. False
   // when the learner is stopping or (without skipping) fewer came within a second; the caller
@@ -72,6 +89,8 @@ class LearnerJob {
   std::unique_ptr<model::Transformer> policy_;
   std::unique_ptr<Trainer> trainer_;
   std::unique_ptr<LearnerState> state_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<WeightsPublisher> weights_;
   std::unique_ptr<LearnerServer> server_;
   std::unique_ptr<MetricsWriter> metrics_;
   std::vector<std::map<std::string, double>> history_;

@@ -14,16 +14,11 @@
 
 #include "absl/status/statusor.h"
 #include "learner/scheduler.h"
+#include "learner/weights.h"
 #include "proto/learner.pb.h"
 #include "store/store.h"
 
 namespace dsarl::learner {
-
-struct PublishedWeights {
-  int64_t version = 0;
-  std::string blob;        // safetensors image
-  uint32_t crc32c = 0;     // of blob
-};
 
 class LearnerState {
  public:

@@ -1,22 +1,17 @@
 #include "learner/service.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
-#include "base/crc32c.h"
+#include "learner/weights.h"
 #include "proto/grpc_status.h"
 
 namespace dsarl::learner {
 namespace {
 
-constexpr uint32_t kDefaultChunk = 1 << 20;
-constexpr uint32_t kMaxChunk = 4 << 20;
-
-// Streams one weights image in chunks; each chunk carries its own CRC-32C and the whole blob's.
+// Streams one weights image in chunks (learner/weights.h).
 class WeightsWriter : public grpc::ServerWriteReactor<proto::WeightsChunk> {
  public:
   WeightsWriter(std::shared_ptr<const PublishedWeights> w, uint32_t chunk)
-      : w_(std::move(w)), chunk_size_(chunk) {
+      : w_(std::move(w)), chunk_size_(chunk), count_(WeightsChunkCount(*w_, chunk)) {
     Next();
   }
   void OnWriteDone(bool ok) override {
@@ -30,25 +25,17 @@ class WeightsWriter : public grpc::ServerWriteReactor<proto::WeightsChunk> {
 
  private:
   void Next() {
-    if (offset_ >= w_->blob.size() && !(w_->blob.empty() && !sent_any_)) {
+    if (index_ >= count_) {
       Finish(grpc::Status::OK);
       return;
     }
-    const size_t n = std::min<size_t>(chunk_size_, w_->blob.size() - offset_);
-    msg_.set_version(w_->version);
-    msg_.set_offset(offset_);
-    msg_.set_data(w_->blob.data() + offset_, n);
-    msg_.set_total_bytes(w_->blob.size());
-    msg_.set_crc32c(Crc32c(w_->blob.data() + offset_, n));
-    msg_.set_blob_crc32c(w_->crc32c);
-    offset_ += n;
-    sent_any_ = true;
+    msg_ = WeightsChunkAt(*w_, index_++, chunk_size_);
     StartWrite(&msg_);
   }
   std::shared_ptr<const PublishedWeights> w_;
   uint32_t chunk_size_;
-  size_t offset_ = 0;
-  bool sent_any_ = false;
+  size_t count_;
+  size_t index_ = 0;
   proto::WeightsChunk msg_;
 };
 
@@ -98,8 +85,7 @@ grpc::ServerWriteReactor<proto::WeightsChunk>* LearnerService::GetWeights(
                                  absl::StrCat("version ", req->version(), " is gone; current is ",
                                               w->version)));
   }
-  uint32_t chunk = req->chunk_bytes() == 0 ? kDefaultChunk : std::min(req->chunk_bytes(), kMaxChunk);
-  return new WeightsWriter(std::move(w), std::max<uint32_t>(chunk, 1024));
+  return new WeightsWriter(std::move(w), WeightsChunkBytes(req->chunk_bytes()));
 }
 
 grpc::ServerUnaryReactor* LearnerService::GetStatus(grpc::CallbackServerContext* ctx,
