@@ -128,9 +128,10 @@ envs::Policy ModelPolicy(const model::Transformer* m, const ModelPolicyOptions& 
 
 // ---- synthesize -------------------------------------------------------------------------------
 
-absl::StatusOr<int> RunSynthesize(const Args& args) {
-  if (args.Get("out").empty()) return absl::InvalidArgumentError("--out DIR is required");
-  ASSIGN_OR_RETURN(proto::EnvsConfig config, EnvsConfigFrom(args));
+// The synthesis options: flags where given, else the config's envs section (with --config), else
+// the flags' defaults.
+absl::StatusOr<envs::SynthesisOptions> SynthesisOptionsFrom(const Args& args,
+                                                            const proto::EnvsConfig& config) {
   const bool from_config = !args.Get("config").empty();
   envs::SynthesisOptions o;
   o.categories = SplitList(args.GetAll("categories"));
@@ -156,45 +157,40 @@ absl::StatusOr<int> RunSynthesize(const Args& args) {
   if (from_config && !args.Has("heldout")) o.heldout_fraction = config.heldout_fraction();
   o.seed = static_cast<uint64_t>(seed);
   o.threads = static_cast<int>(threads);
+  return o;
+}
 
-  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(config));
-  ASSIGN_OR_RETURN(auto store, OpenStore(args.Get("out"), /*write=*/true));
-  if (store->Counts().envs() > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(args.Get("out"), " already holds ", store->Counts().envs(),
-                     " environments; synthesize into a new directory"));
-  }
-  const auto start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(envs::SynthesisResult result, envs::Synthesize(factory->registry(), o));
+// The pass@k > 0 filter of --filter-checkpoint: plays that model k times on every task of
+// `result` and keeps the tasks it solved at least once.
+absl::Status FilterWithCheckpoint(const Args& args, const envs::EnvFactory& factory, uint64_t seed,
+                                  envs::SynthesisResult* result) {
   const std::string& checkpoint = args.Get("filter-checkpoint");
-  if (!checkpoint.empty()) {
-    ASSIGN_OR_RETURN(int64_t k, args.GetInt("k"));
-    ASSIGN_OR_RETURN(int64_t max_new, args.GetInt("max-new-tokens"));
-    ASSIGN_OR_RETURN(double temperature, args.GetDouble("temperature"));
-    ASSIGN_OR_RETURN(std::unique_ptr<model::Transformer> m, model::LoadCheckpoint(checkpoint));
-    ModelPolicyOptions po;
-    po.sampling.temperature = static_cast<float>(temperature);
-    po.max_new_tokens = static_cast<int>(max_new);
-    const model::Transformer* mp = m.get();
-    const uint64_t base = o.seed;
-    ASSIGN_OR_RETURN(
-        envs::FilterReport f,
-        envs::FilterSolvable(
-            factory->registry(),
-            [&](const proto::Prompt& p, int attempt) {
-              return ModelPolicy(mp, po, envs::DeriveSeed({base, p.id(), uint64_t(attempt)}));
-            },
-            static_cast<int>(k), /*threads=*/1, &result));
-    std::cout << absl::StrFormat(
-        "pass@%d filter with %s: kept %d tasks, removed %d "
-        "(%d infrastructure errors)\n",
-        k, checkpoint, f.kept, f.removed, f.infra_errors);
-  }
-  RETURN_IF_ERROR(envs::WriteToStore(result, store.get()));
-  RETURN_IF_ERROR(store->Close());
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const envs::SynthesisReport& r = result.report;
+  ASSIGN_OR_RETURN(int64_t k, args.GetInt("k"));
+  ASSIGN_OR_RETURN(int64_t max_new, args.GetInt("max-new-tokens"));
+  ASSIGN_OR_RETURN(double temperature, args.GetDouble("temperature"));
+  ASSIGN_OR_RETURN(std::unique_ptr<model::Transformer> m, model::LoadCheckpoint(checkpoint));
+  ModelPolicyOptions po;
+  po.sampling.temperature = static_cast<float>(temperature);
+  po.max_new_tokens = static_cast<int>(max_new);
+  const model::Transformer* mp = m.get();
+  ASSIGN_OR_RETURN(
+      envs::FilterReport f,
+      envs::FilterSolvable(
+          factory.registry(),
+          [&](const proto::Prompt& p, int attempt) {
+            return ModelPolicy(mp, po, envs::DeriveSeed({seed, p.id(), uint64_t(attempt)}));
+          },
+          static_cast<int>(k), /*threads=*/1, result));
+  std::cout << absl::StrFormat(
+      "pass@%d filter with %s: kept %d tasks, removed %d "
+      "(%d infrastructure errors)\n",
+      k, checkpoint, f.kept, f.removed, f.infra_errors);
+  return absl::OkStatus();
+}
+
+// The per-category table of a synthesis and the line that sums it up.
+void PrintSynthesisReport(const envs::SynthesisReport& r, const std::string& out, double secs,
+                          uint64_t seed) {
   std::cout << absl::StrFormat("%-20s %-9s %6s %8s  %-34s %7s %6s\n", "category", "kind", "envs",
                                "tasks", "tasks by level 0..4", "failed", "dups");
   for (const envs::CategoryReport& c : r.categories) {
@@ -209,7 +205,30 @@ absl::StatusOr<int> RunSynthesize(const Args& args) {
   for (const std::string& f : r.failures) std::cout << "  left out: " << f << "\n";
   std::cout << absl::StrFormat(
       "wrote %d environments and %d tasks to %s in %.1f s (synthesis %.1f s, seed %d, digest %s)\n",
-      r.total_envs, r.total_tasks, args.Get("out"), secs, r.seconds, o.seed, r.digest);
+      r.total_envs, r.total_tasks, out, secs, r.seconds, seed, r.digest);
+}
+
+absl::StatusOr<int> RunSynthesize(const Args& args) {
+  if (args.Get("out").empty()) return absl::InvalidArgumentError("--out DIR is required");
+  ASSIGN_OR_RETURN(proto::EnvsConfig config, EnvsConfigFrom(args));
+  ASSIGN_OR_RETURN(const envs::SynthesisOptions o, SynthesisOptionsFrom(args, config));
+  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(config));
+  ASSIGN_OR_RETURN(auto store, OpenStore(args.Get("out"), /*write=*/true));
+  if (store->Counts().envs() > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(args.Get("out"), " already holds ", store->Counts().envs(),
+                     " environments; synthesize into a new directory"));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(envs::SynthesisResult result, envs::Synthesize(factory->registry(), o));
+  if (!args.Get("filter-checkpoint").empty()) {
+    RETURN_IF_ERROR(FilterWithCheckpoint(args, *factory, o.seed, &result));
+  }
+  RETURN_IF_ERROR(envs::WriteToStore(result, store.get()));
+  RETURN_IF_ERROR(store->Close());
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  PrintSynthesisReport(result.report, args.Get("out"), secs, o.seed);
   return 0;
 }
 

@@ -92,6 +92,62 @@ std::string Cell(const proto::RewardComponent* c) {
   return absl::StrFormat("%.4g", c->value());
 }
 
+// The table `rewards test` prints: line and sample, one column per reward entry, then the reward,
+// the stored reward and a note (gate or infrastructure error).
+class ScoreTable {
+ public:
+  explicit ScoreTable(std::vector<std::string> columns) : columns_(std::move(columns)) {
+    for (const std::string& c : columns_) widths_.push_back(std::max<int>(8, c.size()));
+  }
+
+  std::string Header() const {
+    std::string header = absl::StrFormat("%6s %6s", "line", "sample");
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      absl::StrAppendFormat(&header, " %*s", widths_[c], columns_[c]);
+    }
+    absl::StrAppendFormat(&header, " %9s %9s  %s", "reward", "stored", "note");
+    return header;
+  }
+
+  std::string Row(const rewards::OfflineTrajectory& t, const rewards::ScoredSample& s) const {
+    std::string line = absl::StrFormat("%6d %6d", t.line, t.sample_index);
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      const proto::RewardComponent* found = nullptr;
+      for (const auto& rc : s.components) {
+        if (rc.name() == columns_[c]) found = &rc;
+      }
+      absl::StrAppendFormat(&line, " %*s", widths_[c], Cell(found));
+    }
+    const std::string stored =
+        t.stored_reward.has_value() ? absl::StrFormat("%.4g", *t.stored_reward) : "";
+    std::string note = s.gated ? absl::StrCat("gated: ", s.gate_details) : "";
+    if (!s.infra_error.empty()) note = absl::StrCat("INFRA ERROR: ", s.infra_error);
+    absl::StrAppendFormat(&line, " %9s %9s  %s",
+                          s.infra_error.empty() ? absl::StrFormat("%.4g", s.reward) : "ERR", stored,
+                          note);
+    return line;
+  }
+
+ private:
+  std::vector<std::string> columns_;
+  std::vector<int> widths_;
+};
+
+// How `rewards test` reads trajectories: store rows decoded with the model's tokenizer, text
+// parsed with its chat-format parser, prompts from --prompts when given.
+absl::StatusOr<rewards::ReadOptions> OfflineReadOptions(const Args& args) {
+  rewards::ReadOptions options;
+  options.decode_tokens = DecodeTrajectory;
+  options.parse_text = [](Message* m) { FillFromText(m->raw_text, true, m); };
+  options.verdict_component = args.Get("verdict-component");
+  if (args.Has("prompts")) {
+    std::ifstream in(args.Get("prompts"));
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", args.Get("prompts")));
+    ASSIGN_OR_RETURN(options.prompts, rewards::ReadPromptsJsonl(in, args.Get("prompts")));
+  }
+  return options;
+}
+
 absl::StatusOr<int> RunTest(const Args& args) {
   if (!args.Has("config") || !args.Has("trajectories")) {
     return absl::InvalidArgumentError("--config and --trajectories are required");
@@ -106,29 +162,13 @@ absl::StatusOr<int> RunTest(const Args& args) {
   const bool details = args.GetBool("details");
   const rewards::Registry registry = rewards::BuiltinRegistry();
   ASSIGN_OR_RETURN(auto composer, rewards::Composer::Create(config.rewards(), registry));
-
-  rewards::ReadOptions options;
-  options.decode_tokens = DecodeTrajectory;
-  options.parse_text = [](Message* m) { FillFromText(m->raw_text, true, m); };
-  options.verdict_component = args.Get("verdict-component");
-  if (args.Has("prompts")) {
-    std::ifstream in(args.Get("prompts"));
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", args.Get("prompts")));
-    ASSIGN_OR_RETURN(options.prompts, rewards::ReadPromptsJsonl(in, args.Get("prompts")));
-  }
+  ASSIGN_OR_RETURN(const rewards::ReadOptions options, OfflineReadOptions(args));
   const std::string& path = args.Get("trajectories");
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
 
-  const std::vector<std::string> columns = composer->entry_names();
-  std::vector<int> widths;
-  std::string header = absl::StrFormat("%6s %6s", "line", "sample");
-  for (const std::string& c : columns) {
-    widths.push_back(std::max<int>(8, c.size()));
-    absl::StrAppendFormat(&header, " %*s", widths.back(), c);
-  }
-  absl::StrAppendFormat(&header, " %9s %9s  %s", "reward", "stored", "note");
-  std::cout << header << "\n";
+  const ScoreTable table(composer->entry_names());
+  std::cout << table.Header() << "\n";
   rewards::Summary summary;
   int64_t rows = 0, groups = 0;
   RETURN_IF_ERROR(rewards::ReadTrajectoriesJsonl(
@@ -139,26 +179,10 @@ absl::StatusOr<int> RunTest(const Args& args) {
         const std::vector<rewards::ScoredSample> scored = composer->ScoreGroup(group.task, samples);
         for (size_t k = 0; k < scored.size(); ++k) {
           const rewards::ScoredSample& s = scored[k];
-          const rewards::OfflineTrajectory& t = group.trajectories[k];
           summary.Add(s);
           if (max_rows >= 0 && rows >= max_rows) continue;
           ++rows;
-          std::string line = absl::StrFormat("%6d %6d", t.line, t.sample_index);
-          for (size_t c = 0; c < columns.size(); ++c) {
-            const proto::RewardComponent* found = nullptr;
-            for (const auto& rc : s.components) {
-              if (rc.name() == columns[c]) found = &rc;
-            }
-            absl::StrAppendFormat(&line, " %*s", widths[c], Cell(found));
-          }
-          const std::string stored =
-              t.stored_reward.has_value() ? absl::StrFormat("%.4g", *t.stored_reward) : "";
-          std::string note = s.gated ? absl::StrCat("gated: ", s.gate_details) : "";
-          if (!s.infra_error.empty()) note = absl::StrCat("INFRA ERROR: ", s.infra_error);
-          absl::StrAppendFormat(&line, " %9s %9s  %s",
-                                s.infra_error.empty() ? absl::StrFormat("%.4g", s.reward) : "ERR",
-                                stored, note);
-          std::cout << line << "\n";
+          std::cout << table.Row(group.trajectories[k], s) << "\n";
           if (!details) continue;
           for (const auto& rc : s.components) {
             if (!rc.details().empty())

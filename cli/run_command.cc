@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -49,8 +50,20 @@ struct WorkerProc {
   double peak_rss_mib = 0;
 };
 
-pid_t SpawnWorker(const std::string& config_path, const std::vector<std::string>& sets, int port,
-                  int index, const std::string& log_path) {
+// How `dsarl run` starts a worker: the same config and overrides, the learner's port, a log file
+// per worker under the output directory.
+struct WorkerLaunch {
+  std::string config_path;
+  std::vector<std::string> sets;
+  int port = 0;
+  std::string output_dir;
+
+  // Forks and execs worker `index`; returns its pid (-1 when fork fails).
+  pid_t Spawn(int index) const;
+};
+
+pid_t WorkerLaunch::Spawn(int index) const {
+  const std::string log_path = absl::StrCat(output_dir, "/worker-", index, ".log");
   pid_t pid = fork();
   if (pid != 0) return pid;
   // Child: its own log file, then exec the worker.
@@ -59,9 +72,11 @@ pid_t SpawnWorker(const std::string& config_path, const std::vector<std::string>
     dup2(fileno(log), STDOUT_FILENO);
     dup2(fileno(log), STDERR_FILENO);
   }
-  std::vector<std::string> argv = {SelfExe(), "rollout", "--config", config_path, "--learner",
-                                   absl::StrCat("127.0.0.1:", port), "--worker-id",
-                                   absl::StrCat("worker-", index), "--give-up-after", "120"};
+  std::vector<std::string> argv = {SelfExe(),         "rollout",
+                                   "--config",        config_path,
+                                   "--learner",       absl::StrCat("127.0.0.1:", port),
+                                   "--worker-id",     absl::StrCat("worker-", index),
+                                   "--give-up-after", "120"};
   for (const auto& s : sets) {
     argv.push_back("--set");
     argv.push_back(s);
@@ -73,108 +88,164 @@ pid_t SpawnWorker(const std::string& config_path, const std::vector<std::string>
   _exit(127);
 }
 
-absl::StatusOr<int> Run(const Args& args) {
-  if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
-  std::vector<std::string> sets = args.GetAll("set");
-  ASSIGN_OR_RETURN(proto::JobConfig c, proto::LoadJobConfig(args.Get("config"), sets));
-  std::atomic<bool>& stop = StopFlagOnSignals();
-  const auto t_start = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  };
-  std::filesystem::create_directories(c.output_dir());
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The stages GRPO starts from, each done once per output directory: the environments, and the SFT
+// warm start, whose checkpoint then becomes the model (in `c`, and in `sets` for the workers).
+absl::Status PrepareEnvsAndModel(proto::JobConfig* c, std::vector<std::string>* sets) {
+  std::filesystem::create_directories(c->output_dir());
   {
-    ASSIGN_OR_RETURN(auto store, OpenJobStore(c));
-    RETURN_IF_ERROR(EnsureEnvironments(c, store.get()));
+    ASSIGN_OR_RETURN(auto store, OpenJobStore(*c));
+    RETURN_IF_ERROR(EnsureEnvironments(*c, store.get()));
   }
   // SFT warm start, once: later runs reuse its checkpoint.
-  if (c.sft().steps() > 0 && c.model().checkpoint().empty()) {
-    const std::string sft_dir = c.output_dir() + "/sft";
+  if (c->sft().steps() > 0 && c->model().checkpoint().empty()) {
+    const std::string sft_dir = c->output_dir() + "/sft";
     if (!std::filesystem::exists(sft_dir + "/model.safetensors")) {
       std::cout << "== SFT warm start" << std::endl;
-      RETURN_IF_ERROR(RunSft(c, c.sft().data(), sft_dir).status());
+      RETURN_IF_ERROR(RunSft(*c, c->sft().data(), sft_dir).status());
     }
-    sets.push_back("model.checkpoint=" + sft_dir);
-    c.mutable_model()->set_checkpoint(sft_dir);
+    sets->push_back("model.checkpoint=" + sft_dir);
+    c->mutable_model()->set_checkpoint(sft_dir);
   }
-  std::ofstream summary(c.output_dir() + "/summary.txt", std::ios::app);
-  const std::string before_path = c.output_dir() + "/eval_before.txt";
-  if (c.eval().num_tasks() > 0 && !std::filesystem::exists(before_path)) {
-    ASSIGN_OR_RETURN(auto start_model, StartingModel(c));
-    std::cout << "== held-out evaluation before RL" << std::endl;
-    ASSIGN_OR_RETURN(rollout::EvalReport before, RunEval(c, *start_model, c.eval().k(), c.eval().num_tasks()));
-    const std::string table = rollout::FormatEvalTable(before);
-    std::cout << table << std::flush;
-    std::ofstream(before_path) << table << "pass@1 " << before.all.pass_at_1 << "\n";
+  return absl::OkStatus();
+}
+
+// The held-out evaluation before RL, once: its table and pass@1 go to `before_path`.
+absl::Status EvaluateBefore(const proto::JobConfig& c, const std::string& before_path) {
+  if (c.eval().num_tasks() <= 0 || std::filesystem::exists(before_path)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto start_model, StartingModel(c));
+  std::cout << "== held-out evaluation before RL" << std::endl;
+  ASSIGN_OR_RETURN(rollout::EvalReport before,
+                   RunEval(c, *start_model, c.eval().k(), c.eval().num_tasks()));
+  const std::string table = rollout::FormatEvalTable(before);
+  std::cout << table << std::flush;
+  std::ofstream(before_path) << table << "pass@1 " << before.all.pass_at_1 << "\n";
+  return absl::OkStatus();
+}
+
+// Restarts the workers that died while the learner still needs them, until it is done.
+void SuperviseWorkers(const WorkerLaunch& launch, const std::atomic<bool>& stop,
+                      const std::atomic<bool>& learner_done, std::vector<WorkerProc>* workers) {
+  while (!learner_done.load()) {
+    for (size_t i = 0; i < workers->size(); ++i) {
+      WorkerProc& w = (*workers)[i];
+      w.peak_rss_mib = std::max(w.peak_rss_mib, PeakRssMiB(w.pid));
+      int status = 0;
+      if (waitpid(w.pid, &status, WNOHANG) == w.pid) {
+        if (stop.load() || learner_done.load()) continue;
+        DSARL_LOG_WARN("worker {} (pid {}) exited ({}); restarting", i, w.pid,
+                       WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
+                                           : absl::StrCat("status ", WEXITSTATUS(status)));
+        ++w.restarts;
+        w.pid = launch.Spawn(i);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  // The learner in this process; workers as children.
-  std::cout << "== GRPO" << std::endl;
-  model::SetCpuThreads(LearnerThreads(c));
-  learner::LearnerJobOptions lo;
-  lo.listen = "127.0.0.1:0";
-  ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(c, lo));
-  const int port = job->port();
-  const int n = c.rollout().num_workers();
-  std::vector<WorkerProc> workers(n);
-  const std::string config_path = args.Get("config");
-  for (int i = 0; i < n; ++i) {
-    workers[i].pid = SpawnWorker(config_path, sets, port, i,
-                                 absl::StrCat(c.output_dir(), "/worker-", i, ".log"));
+}
+
+// Workers see "finished" on their next lease; on Ctrl-C they got the signal too. Gives them a
+// moment, then makes sure.
+void StopWorkers(const std::atomic<bool>& stop, std::vector<WorkerProc>* workers) {
+  for (WorkerProc& w : *workers) {
+    if (stop.load()) kill(w.pid, SIGTERM);
   }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (WorkerProc& w : *workers) {
+    int status;
+    while (waitpid(w.pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(w.pid, SIGKILL);
+        waitpid(w.pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+// Runs the learner in this process and the workers as children until the learner returns, then
+// stops the workers. Returns the learner's status.
+absl::Status TrainWithWorkers(learner::LearnerJob* job, const WorkerLaunch& launch,
+                              const std::atomic<bool>& stop, std::vector<WorkerProc>* workers) {
+  for (size_t i = 0; i < workers->size(); ++i) (*workers)[i].pid = launch.Spawn(i);
   std::atomic<bool> learner_done{false};
   absl::Status learner_status;
   std::thread learner([&] {
     learner_status = job->Run(stop);
     learner_done = true;
   });
-  // Supervise: restart workers that die while the learner still needs them.
-  while (!learner_done.load()) {
-    for (int i = 0; i < n; ++i) {
-      workers[i].peak_rss_mib = std::max(workers[i].peak_rss_mib, PeakRssMiB(workers[i].pid));
-      int status = 0;
-      if (waitpid(workers[i].pid, &status, WNOHANG) == workers[i].pid) {
-        if (stop.load() || learner_done.load()) continue;
-        DSARL_LOG_WARN("worker {} (pid {}) exited ({}); restarting", i, workers[i].pid,
-                       WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                           : absl::StrCat("status ", WEXITSTATUS(status)));
-        ++workers[i].restarts;
-        workers[i].pid = SpawnWorker(config_path, sets, port, i,
-                                     absl::StrCat(c.output_dir(), "/worker-", i, ".log"));
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  SuperviseWorkers(launch, stop, learner_done, workers);
   learner.join();
-  // Workers see "finished" on their next lease; on Ctrl-C they got the signal too. Give them a
-  // moment, then make sure.
-  for (int i = 0; i < n; ++i) {
-    if (stop.load()) kill(workers[i].pid, SIGTERM);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  for (int i = 0; i < n; ++i) {
-    int status;
-    while (waitpid(workers[i].pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(workers[i].pid, SIGKILL);
-        waitpid(workers[i].pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  RETURN_IF_ERROR(learner_status);
+  StopWorkers(stop, workers);
+  return learner_status;
+}
+
+// One line: steps, time, and the peak memory of the learner and of each worker.
+std::string ResourceReport(const learner::LearnerJob& job, const std::vector<WorkerProc>& workers,
+                           double elapsed_s) {
   struct rusage self {};
   getrusage(RUSAGE_SELF, &self);
   const double learner_rss = self.ru_maxrss / 1024.0;
   double train_s = 0;
-  for (const auto& h : job->history()) train_s += h.at("time/step_s");
-  std::string report = absl::StrFormat(
-      "run: %d steps in %.0f s (training %.0f s); peak RSS learner %.0f MiB",
-      job->step(), elapsed(), train_s, learner_rss);
-  for (int i = 0; i < n; ++i) {
+  for (const auto& h : job.history()) train_s += h.at("time/step_s");
+  std::string report =
+      absl::StrFormat("run: %d steps in %.0f s (training %.0f s); peak RSS learner %.0f MiB",
+                      job.step(), elapsed_s, train_s, learner_rss);
+  for (size_t i = 0; i < workers.size(); ++i) {
     report += absl::StrFormat(", worker-%d %.0f MiB (%d restarts)", i, workers[i].peak_rss_mib,
                               workers[i].restarts);
   }
+  return report;
+}
+
+// The held-out evaluation after RL, and the change in pass@1 since the one before.
+absl::Status EvaluateAfter(const proto::JobConfig& c, const model::Transformer& policy,
+                           const std::string& before_path,
+                           std::chrono::steady_clock::time_point start, std::ostream* summary) {
+  std::cout << "== held-out evaluation after RL" << std::endl;
+  ASSIGN_OR_RETURN(rollout::EvalReport after,
+                   RunEval(c, policy, c.eval().k(), c.eval().num_tasks()));
+  const std::string table = rollout::FormatEvalTable(after);
+  std::cout << table;
+  std::ifstream bin(before_path);
+  std::string before_text((std::istreambuf_iterator<char>(bin)), std::istreambuf_iterator<char>());
+  double before_p1 = 0;
+  if (auto at = before_text.rfind("pass@1 "); at != std::string::npos) {
+    before_p1 = std::stod(before_text.substr(at + 7));
+  }
+  const std::string line = absl::StrFormat(
+      "held-out pass@1: %.1f%% before RL -> %.1f%% after (%+.1f points); total %.0f s",
+      100 * before_p1, 100 * after.all.pass_at_1, 100 * (after.all.pass_at_1 - before_p1),
+      SecondsSince(start));
+  std::cout << line << "\n";
+  *summary << table << line << "\n";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Run(const Args& args) {
+  if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
+  std::vector<std::string> sets = args.GetAll("set");
+  ASSIGN_OR_RETURN(proto::JobConfig c, proto::LoadJobConfig(args.Get("config"), sets));
+  std::atomic<bool>& stop = StopFlagOnSignals();
+  const auto t_start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(PrepareEnvsAndModel(&c, &sets));
+  std::ofstream summary(c.output_dir() + "/summary.txt", std::ios::app);
+  const std::string before_path = c.output_dir() + "/eval_before.txt";
+  RETURN_IF_ERROR(EvaluateBefore(c, before_path));
+  // The learner in this process; workers as children.
+  std::cout << "== GRPO" << std::endl;
+  model::SetCpuThreads(LearnerThreads(c));
+  learner::LearnerJobOptions lo;
+  lo.listen = "127.0.0.1:0";
+  ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(c, lo));
+  const WorkerLaunch launch{args.Get("config"), sets, job->port(), c.output_dir()};
+  std::vector<WorkerProc> workers(c.rollout().num_workers());
+  RETURN_IF_ERROR(TrainWithWorkers(job.get(), launch, stop, &workers));
+  const std::string report = ResourceReport(*job, workers, SecondsSince(t_start));
   std::cout << report << "\n";
   summary << report << "\n";
   if (stop.load()) {
@@ -187,23 +258,7 @@ absl::StatusOr<int> Run(const Args& args) {
   job.reset();
   model::SetCpuThreads(std::max(1u, std::thread::hardware_concurrency()));
   if (c.eval().num_tasks() > 0) {
-    std::cout << "== held-out evaluation after RL" << std::endl;
-    ASSIGN_OR_RETURN(rollout::EvalReport after,
-                     RunEval(c, *final_policy, c.eval().k(), c.eval().num_tasks()));
-    const std::string table = rollout::FormatEvalTable(after);
-    std::cout << table;
-    std::ifstream bin(before_path);
-    std::string before_text((std::istreambuf_iterator<char>(bin)), std::istreambuf_iterator<char>());
-    double before_p1 = 0;
-    if (auto at = before_text.rfind("pass@1 "); at != std::string::npos) {
-      before_p1 = std::stod(before_text.substr(at + 7));
-    }
-    const std::string line = absl::StrFormat(
-        "held-out pass@1: %.1f%% before RL -> %.1f%% after (%+.1f points); total %.0f s",
-        100 * before_p1, 100 * after.all.pass_at_1, 100 * (after.all.pass_at_1 - before_p1),
-        elapsed());
-    std::cout << line << "\n";
-    summary << table << line << "\n";
+    RETURN_IF_ERROR(EvaluateAfter(c, *final_policy, before_path, t_start, &summary));
   }
   return 0;
 }
