@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <system_error>
 #include <unordered_set>
 
@@ -275,6 +276,12 @@ class JsonParser {
         *out = Json::Int(value);
         return absl::OkStatus();
       }
+      uint64_t big;  // above INT64_MAX: ids and seeds are uint64
+      const auto [uptr, uec] = std::from_chars(first, last, big);
+      if (uec == std::errc() && uptr == last) {
+        *out = Json::Uint(big);
+        return absl::OkStatus();
+      }
     }
     double value;
     const auto [ptr, ec] = std::from_chars(first, last, value);
@@ -318,6 +325,20 @@ Json Json::Int(int64_t value) {
   Json j = Number(static_cast<double>(value));
   j.is_integer_ = true;
   j.int_ = value;
+  return j;
+}
+
+Json Json::Uint(uint64_t value) {
+  if (value <= uint64_t(std::numeric_limits<int64_t>::max())) return Int(int64_t(value));
+  Json j = Number(static_cast<double>(value));
+  j.is_unsigned_ = true;
+  j.uint_ = value;
+  return j;
+}
+
+Json Json::Float(float value) {
+  Json j = Number(value);
+  j.is_float_ = true;
   return j;
 }
 
@@ -373,7 +394,9 @@ bool Json::operator==(const Json& other) const {
     case Type::kBool:
       return bool_ == other.bool_;
     case Type::kNumber:
-      return is_integer_ && other.is_integer_ ? int_ == other.int_ : number_ == other.number_;
+      if (is_integer_ && other.is_integer_) return int_ == other.int_;
+      if (is_unsigned_ && other.is_unsigned_) return uint_ == other.uint_;
+      return number_ == other.number_;
     case Type::kString:
       return string_ == other.string_;
     case Type::kArray:
@@ -406,11 +429,14 @@ void Json::DumpTo(std::string* out, int indent, int depth) const {
     case Type::kNumber: {
       if (is_integer_) {
         absl::StrAppend(out, int_);
+      } else if (is_unsigned_) {
+        absl::StrAppend(out, uint_);
       } else if (!std::isfinite(number_)) {
         out->append("null");
       } else {
         char buf[64];
-        const auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), number_);
+        const auto [ptr, ec] = is_float_ ? std::to_chars(buf, buf + sizeof(buf), float(number_))
+                                         : std::to_chars(buf, buf + sizeof(buf), number_);
         out->append(buf, ec == std::errc() ? ptr - buf : 0);
       }
       return;

@@ -32,6 +32,10 @@ class Json {
   static Json Bool(bool value);
   static Json Number(double value);
   static Json Int(int64_t value);  // exact: is_integer() is true
+  static Json Uint(uint64_t value);  // exact, also above INT64_MAX: is_unsigned() is true
+  // A float: written in the shortest form that reads back to the same float (0.1f as 0.1, not
+  // 0.10000000149011612); number_value() is its exact double value.
+  static Json Float(float value);
   static Json String(std::string value);
   static Json Array(std::vector<Json> items = {});
   static Json Object();
@@ -45,11 +49,18 @@ class Json {
   bool is_object() const { return type_ == Type::kObject; }
   // A number written without fraction or exponent that fits in int64 (or made by Int()).
   bool is_integer() const { return type_ == Type::kNumber && is_integer_; }
+  // A number written without fraction or exponent in (INT64_MAX, UINT64_MAX] (or made by Uint()
+  // with such a value): exact in uint_value(), not in int_value().
+  bool is_unsigned() const { return type_ == Type::kNumber && is_unsigned_; }
 
   // Accessors return the value for the matching type and a zero/empty value otherwise.
   bool bool_value() const { return type_ == Type::kBool && bool_; }
   double number_value() const { return type_ == Type::kNumber ? number_ : 0.0; }
   int64_t int_value() const { return is_integer() ? int_ : 0; }  // exact, no rounding
+  // Exact for a non-negative is_integer() or an is_unsigned() number; 0 otherwise.
+  uint64_t uint_value() const {
+    return is_unsigned() ? uint_ : (is_integer() && int_ >= 0 ? uint64_t(int_) : 0);
+  }
   const std::string& string_value() const { return string_; }
   const std::vector<Json>& array() const { return array_; }
   const std::vector<std::pair<std::string, Json>>& object() const { return object_; }
@@ -77,8 +88,11 @@ class Json {
   Type type_ = Type::kNull;
   bool bool_ = false;
   bool is_integer_ = false;
+  bool is_unsigned_ = false;
+  bool is_float_ = false;
   double number_ = 0.0;
   int64_t int_ = 0;
+  uint64_t uint_ = 0;
   std::string string_;
   std::vector<Json> array_;
   std::vector<std::pair<std::string, Json>> object_;

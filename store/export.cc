@@ -8,11 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "base/json_string.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
-#include "store/json.h"
+#include "proto/json_proto.h"
 #include "store/keys.h"
 
 namespace dsarl::store {
@@ -71,7 +71,7 @@ absl::Status ExportRunsRows(const Store& store, char tag, const ExportOptions& o
               absl::StrCat("store ", store.dir(), ": unreadable ", DescribeKey("runs", key)));
           return false;
         }
-        return out->Emit(ToJson(record));
+        return out->Emit(ProtoToJson(record).Dump());
       },
       view.get()));
   return inner;
@@ -85,21 +85,17 @@ absl::Status ExportGroups(const Store& store, const ExportOptions& options, bool
   query.step_to = options.step_to;
   query.with_trajectories = trajectories;
   return store.ScanGroups(query, [&](const proto::Group& group) {
-    if (!trajectories) {
-      std::string line = "{";
-      bool first = true;
-      AppendJsonMembers(group, &line, &first, {"trajectories"});
-      line.push_back('}');
-      return out->Emit(line);
-    }
+    if (!trajectories) return out->Emit(ProtoToJson(group, {"trajectories"}).Dump());
     for (const proto::Trajectory& t : group.trajectories()) {
-      std::string line = absl::StrCat("{\"run_id\":", group.run_id(), ",\"step\":", group.step(),
-                                      ",\"attempt\":", group.attempt(), ",\"worker_id\":");
-      AppendJsonString(group.worker_id(), &line);
-      bool first = false;
-      AppendJsonMembers(t, &line, &first);
-      line.push_back('}');
-      if (!out->Emit(line)) return false;
+      // The group's key in front of each row, so a table of trajectories can be grouped.
+      Json row = Json::Object();
+      row.Set("run_id", Json::Uint(group.run_id()));
+      row.Set("step", Json::Int(group.step()));
+      row.Set("attempt", Json::Int(group.attempt()));
+      row.Set("worker_id", Json::String(group.worker_id()));
+      const Json members = ProtoToJson(t);
+      for (const auto& [name, value] : members.object()) row.Set(name, value);
+      if (!out->Emit(row.Dump())) return false;
     }
     return true;
   });
@@ -171,13 +167,13 @@ absl::StatusOr<uint64_t> ExportJsonl(const Store& store, const ExportOptions& op
   RowWriter out(sink, options.limit);
   absl::Status scan;
   if (t == "envs") {
-    scan = store.ScanEnvs([&](const proto::EnvSpec& e) { return out.Emit(ToJson(e)); });
+    scan = store.ScanEnvs([&](const proto::EnvSpec& e) { return out.Emit(ProtoToJson(e).Dump()); });
   } else if (t == "prompts") {
-    scan = store.ScanPrompts([&](const proto::Prompt& p) { return out.Emit(ToJson(p)); });
+    scan = store.ScanPrompts([&](const proto::Prompt& p) { return out.Emit(ProtoToJson(p).Dump()); });
   } else if (t == "groups" || t == "trajectories") {
     scan = ExportGroups(store, options, t == "trajectories", &out);
   } else if (t == "runs") {
-    scan = store.ScanRuns([&](const proto::RunRecord& r) { return out.Emit(ToJson(r)); });
+    scan = store.ScanRuns([&](const proto::RunRecord& r) { return out.Emit(ProtoToJson(r).Dump()); });
   } else if (t == "metrics") {
     scan = ExportRunsRows<proto::StepMetrics>(store, kMetricsTag, options, &out);
   } else {

@@ -123,5 +123,30 @@ TEST(Json, EqualityIgnoresKeyOrder) {
   EXPECT_FALSE(a == c);
 }
 
+TEST(Json, Uint64AboveInt64MaxStaysExact) {
+  const uint64_t big = 18446744073709551615ull;
+  ASSERT_OK_AND_ASSIGN(Json j, ParseJson("[18446744073709551615, 9223372036854775808, 7]"));
+  EXPECT_TRUE(j.array()[0].is_unsigned());
+  EXPECT_FALSE(j.array()[0].is_integer());
+  EXPECT_EQ(j.array()[0].uint_value(), big);
+  EXPECT_EQ(j.array()[1].uint_value(), 9223372036854775808ull);
+  EXPECT_TRUE(j.array()[2].is_integer());
+  EXPECT_EQ(j.array()[2].uint_value(), 7u);
+  EXPECT_EQ(Json::Uint(big).Dump(), "18446744073709551615");
+  EXPECT_EQ(Json::Uint(5).Dump(), "5");
+  EXPECT_TRUE(Json::Uint(5).is_integer());
+  EXPECT_TRUE(ParseJson("18446744073709551616").value().is_number());  // beyond: a double
+  EXPECT_FALSE(ParseJson("18446744073709551616").value().is_unsigned());
+}
+
+TEST(Json, FloatsAreWrittenInTheirOwnShortestForm) {
+  EXPECT_EQ(Json::Float(0.1f).Dump(), "0.1");
+  EXPECT_EQ(Json::Number(0.1f).Dump(), "0.10000000149011612");
+  EXPECT_EQ(Json::Float(-3.5f).Dump(), "-3.5");
+  EXPECT_EQ(Json::Float(std::nanf("")).Dump(), "null");
+  ASSERT_OK_AND_ASSIGN(Json back, ParseJson(Json::Float(1e-30f).Dump()));
+  EXPECT_EQ(float(back.number_value()), 1e-30f);
+}
+
 }  // namespace
 }  // namespace dsarl

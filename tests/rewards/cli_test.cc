@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "model/chat_format.h"
-#include "store/json.h"
+#include "proto/json_proto.h"
 #include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
@@ -95,10 +95,14 @@ proto::Trajectory RenderedEpisode(const std::string& answer) {
 
 // One row as `dsarl store export --cf trajectories` writes it.
 std::string ExportRow(const proto::Trajectory& t) {
-  std::string line = R"({"run_id":1,"step":0,"attempt":0,"worker_id":"w")";
-  bool first = false;
-  store::AppendJsonMembers(t, &line, &first);
-  return line + "}\n";
+  Json row = Json::Object();
+  row.Set("run_id", Json::Int(1));
+  row.Set("step", Json::Int(0));
+  row.Set("attempt", Json::Int(0));
+  row.Set("worker_id", Json::String("w"));
+  const Json members = ProtoToJson(t);
+  for (const auto& [name, value] : members.object()) row.Set(name, value);
+  return row.Dump() + "\n";
 }
 
 TEST_F(RewardsCliTest, DecodesStoreRowsWithTheChatFormat) {
@@ -107,7 +111,7 @@ TEST_F(RewardsCliTest, DecodesStoreRowsWithTheChatFormat) {
   prompt.set_user("What is 6 * 7?");
   prompt.add_tools()->set_name("calc");
   (*prompt.mutable_reference())["answer"] = "42";
-  const std::string prompts = Write("prompts.jsonl", store::ToJson(prompt) + "\n");
+  const std::string prompts = Write("prompts.jsonl", ProtoToJson(prompt).Dump() + "\n");
   proto::Trajectory bad = RenderedEpisode("41");
   bad.set_sample_index(1);
   const std::string traj = Write("t.jsonl", ExportRow(RenderedEpisode("42")) + ExportRow(bad));

@@ -15,7 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "store/json.h"
+#include "proto/json_proto.h"
 #include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 #include "tests/store/test_util.h"
@@ -256,7 +256,7 @@ TEST(JsonTest, FloatsRoundTripAndSpecialValuesAreNull) {
   (*m.mutable_values())["a"] = 0.1;
   (*m.mutable_values())["b"] = std::numeric_limits<double>::infinity();
   (*m.mutable_values())["c"] = 1e-300;
-  EXPECT_EQ(ToJson(m),
+  EXPECT_EQ(ProtoToJson(m).Dump(),
             "{\"run_id\":18446744073709551615,\"step\":-1,\"unix_ms\":0,"
             "\"values\":{\"a\":0.1,\"b\":null,\"c\":1e-300}}");
 }
