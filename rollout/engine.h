@@ -87,7 +87,28 @@ class Engine {
   const EngineStats& stats() const { return stats_; }
 
  private:
-  struct Live;
+  struct Live;   // one episode in flight
+  struct Batch;  // one Run's state: the generator, the waiting groups, the episodes in flight
+
+  // Starts waiting groups, in order, while all of the next group's episodes fit beside those in
+  // flight (max_batch; a group always starts when nothing is in flight). A group whose prefill
+  // fails has its episodes finished with FINISH_INFRA_ERROR and its error kept in the batch.
+  void Admit(const std::vector<GroupRequest>& groups, Batch* b);
+  // Prefills the group's prompt once and forks it for each of its episodes. Returns the prefill's
+  // error, "prefill: "-prefixed.
+  absl::Status StartGroup(const GroupRequest& req, Batch* b);
+  // Samples the next token of every episode not feeding context this step; at a stop token, the
+  // token budget or the context length, ends the turn (EndTurn).
+  void SampleAll(Batch* b);
+  // Asks the episode for more context when `may_continue`; queues it to be fed with the last token,
+  // or finishes the episode (nothing more, or more than the context length holds).
+  void EndTurn(Live* l, int token, proto::FinishReason reason, bool may_continue, Batch* b);
+  // One batched generator step feeding every episode's pending tokens; records the fed rows'
+  // routing and each episode's next logits. On a model error finishes every episode in flight.
+  void StepAll(Batch* b);
+  // Releases the episode's sequence and reports it finished.
+  void Finish(Live* l, proto::FinishReason reason, Batch* b);
+
   const model::Transformer* model_;
   model::AttentionMode mode_;
   EngineOptions options_;
