@@ -54,6 +54,104 @@ std::string Describe(const Database& db, const ToolDef& def, const ToolParamDef&
   return p.description;
 }
 
+// The tool called `name` among `tools` offered at `level` (the last declared when two share the
+// name), or nullptr.
+const ToolDef* FindOffered(const std::vector<ToolDef>& tools, absl::string_view name, int level) {
+  const ToolDef* def = nullptr;
+  for (const ToolDef& t : tools) {
+    if (t.name == name && t.min_level <= level) def = &t;
+  }
+  return def;
+}
+
+// The spec a call of `def` is checked against: its parameters and their types (no descriptions).
+proto::ToolSpec CallSpec(const Database& db, const ToolDef& def) {
+  std::vector<ParamSpec> params;
+  for (const ToolParamDef& p : def.params) {
+    ParamSpec ps;
+    ps.name = p.name;
+    Describe(db, def, p, &ps.type);
+    params.push_back(ps);
+  }
+  return MakeToolSpec(def.name, "", params);
+}
+
+// kListDistinct: the sorted distinct values of def.column, as a JSON array of strings.
+ToolResult ListDistinct(const Table& t, const ToolDef& def) {
+  std::set<std::string> values;
+  const int c = t.Col(def.column);
+  for (const Row& r : t.rows) values.insert(r[c]);
+  std::vector<std::string> items;
+  for (const std::string& v : values) items.push_back(JsonQuote(v));
+  return {JsonArray(items), false};
+}
+
+// kFind: the matching rows (their def.output columns) as a JSON array; kCount: how many match.
+ToolResult FindRows(const Table& t, const ToolDef& def, const ToolArgs& args) {
+  std::vector<std::string> items;
+  for (const Row& r : t.rows) {
+    if (Matches(t, r, def, args)) items.push_back(t.RowJson(r, def.output));
+  }
+  if (def.op == ToolOp::kCount) return {std::to_string(items.size()), false};
+  return {JsonArray(items), false};
+}
+
+// kGet: the row keyed `key` (its def.output columns); is_error when there is none.
+ToolResult GetRow(const Table& t, const ToolDef& def, const std::string& key) {
+  const Row* r = t.Find(key);
+  if (r == nullptr) return ErrorResult(absl::StrCat("no ", def.table, " entry '", key, "'"));
+  return {t.RowJson(*r, def.output), false};
+}
+
+// kSet, kAdd, kDelete on the row keyed `key` of the writable copy: is_error when there is no such
+// row (nothing is copied then) or when kAdd would take the column below 0. Returns the changed
+// row, or {"deleted":key}.
+ToolResult ChangeRow(const Table& t, const ToolDef& def, const ToolArgs& args,
+                     const std::string& key, const std::function<Database*()>& writable) {
+  if (t.Find(key) == nullptr) {
+    return ErrorResult(absl::StrCat("no ", def.table, " entry '", key, "'"));
+  }
+  Table* w = writable()->Find(def.table);
+  Row* r = w->Find(key);
+  if (def.op == ToolOp::kDelete) {
+    w->rows.erase(w->rows.begin() + (r - w->rows.data()));
+    return {absl::StrCat("{\"deleted\":", JsonQuote(key), "}"), false};
+  }
+  const int c = w->Col(def.column);
+  const std::string& value = args.Str(def.params[1].name);
+  if (def.op == ToolOp::kAdd) {
+    const int64_t v = w->Int(*r, def.column) + args.Int(def.params[1].name);
+    if (v < 0) {
+      return ErrorResult(absl::StrCat(def.column, " of ", key, " cannot go below 0 (it is ",
+                                      w->Int(*r, def.column), ")"));
+    }
+    (*r)[c] = std::to_string(v);
+  } else {
+    (*r)[c] = w->columns[c].type == ColumnType::kInt ? std::to_string(args.Int(def.params[1].name))
+                                                     : value;
+  }
+  return {w->RowJson(*r), false};
+}
+
+// kInsert: appends a row keyed def.key_prefix N to the writable copy, the arguments in their
+// columns and the other columns empty (text) or 0 (integers). Returns the new row.
+ToolResult InsertRow(const ToolDef& def, const ToolArgs& args,
+                     const std::function<Database*()>& writable) {
+  Table* w = writable()->Find(def.table);
+  Row row(w->columns.size());
+  row[0] = w->NextKey(def.key_prefix);
+  for (size_t i = 1; i < w->columns.size(); ++i) {
+    if (w->columns[i].type == ColumnType::kInt) row[i] = "0";
+  }
+  for (const ToolParamDef& p : def.params) {
+    const int c = w->Col(p.column);
+    row[c] = w->columns[c].type == ColumnType::kInt ? std::to_string(args.Int(p.name))
+                                                    : args.Str(p.name);
+  }
+  w->rows.push_back(row);
+  return {w->RowJson(row), false};
+}
+
 // First difference between two databases, for Verify's details.
 std::string FirstDifference(const Database& got, const Database& want) {
   for (const Table& w : want.tables) {
@@ -185,93 +283,28 @@ std::vector<proto::ToolSpec> ToolSet::Specs(const Database& db, int level) const
 
 ToolResult ToolSet::Run(const ToolCall& call, const Database& db, int level,
                         const std::function<Database*()>& writable) const {
-  const ToolDef* def = nullptr;
-  for (const ToolDef& t : tools_) {
-    if (t.name == call.name && t.min_level <= level) def = &t;
-  }
+  const ToolDef* def = FindOffered(tools_, call.name, level);
   if (def == nullptr) return UnknownToolResult(call.name, Specs(db, level));
-  const proto::ToolSpec spec = [&] {
-    std::vector<ParamSpec> params;
-    for (const ToolParamDef& p : def->params) {
-      ParamSpec ps;
-      ps.name = p.name;
-      Describe(db, *def, p, &ps.type);
-      params.push_back(ps);
-    }
-    return MakeToolSpec(def->name, "", params);
-  }();
   ToolArgs args;
   ToolResult error;
-  if (CheckCall(spec, call, &args, &error) != nullptr) return error;
+  if (CheckCall(CallSpec(db, *def), call, &args, &error) != nullptr) return error;
   const Table* t = db.Find(def->table);
   if (t == nullptr) return ErrorResult(absl::StrCat("internal: no table ", def->table));
   const std::string key = def->params.empty() ? "" : args.Str(def->params[0].name);
   switch (def->op) {
-    case ToolOp::kListDistinct: {
-      std::set<std::string> values;
-      const int c = t->Col(def->column);
-      for (const Row& r : t->rows) values.insert(r[c]);
-      std::vector<std::string> items;
-      for (const std::string& v : values) items.push_back(JsonQuote(v));
-      return {JsonArray(items), false};
-    }
+    case ToolOp::kListDistinct:
+      return ListDistinct(*t, *def);
     case ToolOp::kFind:
-    case ToolOp::kCount: {
-      std::vector<std::string> items;
-      for (const Row& r : t->rows) {
-        if (Matches(*t, r, *def, args)) items.push_back(t->RowJson(r, def->output));
-      }
-      if (def->op == ToolOp::kCount) return {std::to_string(items.size()), false};
-      return {JsonArray(items), false};
-    }
-    case ToolOp::kGet: {
-      const Row* r = t->Find(key);
-      if (r == nullptr) return ErrorResult(absl::StrCat("no ", def->table, " entry '", key, "'"));
-      return {t->RowJson(*r, def->output), false};
-    }
+    case ToolOp::kCount:
+      return FindRows(*t, *def, args);
+    case ToolOp::kGet:
+      return GetRow(*t, *def, key);
     case ToolOp::kSet:
     case ToolOp::kAdd:
-    case ToolOp::kDelete: {
-      if (t->Find(key) == nullptr) {
-        return ErrorResult(absl::StrCat("no ", def->table, " entry '", key, "'"));
-      }
-      Table* w = writable()->Find(def->table);
-      Row* r = w->Find(key);
-      if (def->op == ToolOp::kDelete) {
-        w->rows.erase(w->rows.begin() + (r - w->rows.data()));
-        return {absl::StrCat("{\"deleted\":", JsonQuote(key), "}"), false};
-      }
-      const int c = w->Col(def->column);
-      const std::string& value = args.Str(def->params[1].name);
-      if (def->op == ToolOp::kAdd) {
-        const int64_t v = w->Int(*r, def->column) + args.Int(def->params[1].name);
-        if (v < 0) {
-          return ErrorResult(absl::StrCat(def->column, " of ", key, " cannot go below 0 (it is ",
-                                          w->Int(*r, def->column), ")"));
-        }
-        (*r)[c] = std::to_string(v);
-      } else {
-        (*r)[c] = w->columns[c].type == ColumnType::kInt
-                      ? std::to_string(args.Int(def->params[1].name))
-                      : value;
-      }
-      return {w->RowJson(*r), false};
-    }
-    case ToolOp::kInsert: {
-      Table* w = writable()->Find(def->table);
-      Row row(w->columns.size());
-      row[0] = w->NextKey(def->key_prefix);
-      for (size_t i = 1; i < w->columns.size(); ++i) {
-        if (w->columns[i].type == ColumnType::kInt) row[i] = "0";
-      }
-      for (const ToolParamDef& p : def->params) {
-        const int c = w->Col(p.column);
-        row[c] = w->columns[c].type == ColumnType::kInt ? std::to_string(args.Int(p.name))
-                                                        : args.Str(p.name);
-      }
-      w->rows.push_back(row);
-      return {w->RowJson(row), false};
-    }
+    case ToolOp::kDelete:
+      return ChangeRow(*t, *def, args, key, writable);
+    case ToolOp::kInsert:
+      return InsertRow(*def, args, writable);
   }
   return ErrorResult("internal: unknown operation");
 }
