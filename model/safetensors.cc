@@ -234,6 +234,108 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::FromBytes(std::string bytes, st
   return file;
 }
 
+namespace {
+
+// The header's "__metadata__" entry: an object of strings. InvalidArgument, without the file's
+// name, otherwise.
+absl::Status ParseMetadata(const Json& entry, SafetensorsMetadata* metadata) {
+  if (!entry.is_object()) return absl::InvalidArgumentError("__metadata__ is not an object");
+  for (const auto& [k, v] : entry.object()) {
+    if (!v.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("__metadata__ value of '", k, "' is not a string"));
+    }
+    (*metadata)[k] = v.string_value();
+  }
+  return absl::OkStatus();
+}
+
+// One tensor's header entry, checked against itself and the data buffer's size (data_size
+// bytes); not yet against the other tensors. InvalidArgument naming the tensor, without the
+// file's name, otherwise.
+absl::StatusOr<SafetensorsTensorInfo> ParseTensorEntry(const std::string& name, const Json& entry,
+                                                       size_t data_size) {
+  const auto tensor_error = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': ", what));
+  };
+  if (!entry.is_object()) return tensor_error("entry is not an object");
+  for (const auto& [key, value] : entry.object()) {
+    if (key != "dtype" && key != "shape" && key != "data_offsets") {
+      return tensor_error(absl::StrCat("unknown field '", key, "'"));
+    }
+  }
+  const Json* dtype = entry.Find("dtype");
+  const Json* shape = entry.Find("shape");
+  const Json* offsets = entry.Find("data_offsets");
+  if (!dtype || !shape || !offsets) return tensor_error("needs dtype, shape and data_offsets");
+  SafetensorsTensorInfo info;
+  info.name = name;
+  const std::optional<Dtype> dt = DtypeFromName(dtype->string_value());
+  if (!dtype->is_string() || !dt) {
+    return tensor_error(absl::StrCat("unsupported dtype ", dtype->Dump()));
+  }
+  info.dtype = *dt;
+  if (!shape->is_array()) return tensor_error("shape is not an array");
+  for (const Json& d : shape->array()) {
+    const std::optional<uint64_t> dim = NonNegativeInt(d);
+    if (!dim || *dim > static_cast<uint64_t>(INT64_MAX)) {
+      return tensor_error(absl::StrCat("invalid dimension ", d.Dump(), " in shape"));
+    }
+    info.shape.push_back(static_cast<int64_t>(*dim));
+  }
+  std::optional<uint64_t> begin, end;
+  if (offsets->is_array() && offsets->array().size() == 2) {
+    begin = NonNegativeInt(offsets->array()[0]);
+    end = NonNegativeInt(offsets->array()[1]);
+  }
+  if (!begin || !end || *begin > *end) {
+    return tensor_error(absl::StrCat("invalid data_offsets ", offsets->Dump()));
+  }
+  if (*end > data_size) {
+    return tensor_error(absl::StrCat("data_offsets [", *begin, ", ", *end,
+                                     "] out of range: the data buffer holds ", data_size,
+                                     " bytes (file truncated?)"));
+  }
+  const std::optional<uint64_t> bytes = ByteSize(info.shape, DtypeSize(info.dtype));
+  if (!bytes || *bytes != *end - *begin) {
+    return tensor_error(absl::StrCat(DtypeName(info.dtype), " ", ShapeString(info.shape), " needs ",
+                                     bytes ? absl::StrCat(*bytes) : "too many",
+                                     " bytes but data_offsets [", *begin, ", ", *end, "] hold ",
+                                     *end - *begin));
+  }
+  info.begin = *begin;
+  info.end = *end;
+  return info;
+}
+
+// That `tensors`, ordered by offset, tile the data buffer (data_size bytes) exactly: no overlap,
+// no gap, nothing after the last. InvalidArgument, without the file's name, otherwise.
+absl::Status CheckTiling(const std::vector<SafetensorsTensorInfo>& tensors, size_t data_size) {
+  size_t expected = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const SafetensorsTensorInfo& t = tensors[i];
+    if (t.begin < expected) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "': data_offsets [",
+                                                     t.begin, ", ", t.end, "] overlap tensor '",
+                                                     tensors[i - 1].name, "'"));
+    }
+    if (t.begin > expected) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "': ", t.begin - expected,
+                                                     " unused bytes before its data_offsets [",
+                                                     t.begin, ", ", t.end, "]"));
+    }
+    expected = t.end;
+  }
+  if (expected != data_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(data_size - expected, " trailing bytes after the last tensor",
+                     tensors.empty() ? "" : absl::StrCat(" '", tensors.back().name, "'")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status SafetensorsFile::Parse() {
   const auto error = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(source_, ": ", what));
@@ -255,93 +357,20 @@ absl::Status SafetensorsFile::Parse() {
   if (!header->is_object()) return error("header is not a JSON object");
   data_start_ = 8 + n;
   const size_t data_size = bytes_.size() - data_start_;
-
   for (const auto& [name, entry] : header->object()) {
     if (name == "__metadata__") {
-      if (!entry.is_object()) return error("__metadata__ is not an object");
-      for (const auto& [k, v] : entry.object()) {
-        if (!v.is_string())
-          return error(absl::StrCat("__metadata__ value of '", k, "' is not a string"));
-        metadata_[k] = v.string_value();
-      }
+      if (absl::Status s = ParseMetadata(entry, &metadata_); !s.ok()) return error(s.message());
       continue;
     }
-    const auto tensor_error = [&](absl::string_view what) {
-      return error(absl::StrCat("tensor '", name, "': ", what));
-    };
-    if (!entry.is_object()) return tensor_error("entry is not an object");
-    for (const auto& [key, value] : entry.object()) {
-      if (key != "dtype" && key != "shape" && key != "data_offsets") {
-        return tensor_error(absl::StrCat("unknown field '", key, "'"));
-      }
-    }
-    const Json* dtype = entry.Find("dtype");
-    const Json* shape = entry.Find("shape");
-    const Json* offsets = entry.Find("data_offsets");
-    if (!dtype || !shape || !offsets) return tensor_error("needs dtype, shape and data_offsets");
-    SafetensorsTensorInfo info;
-    info.name = name;
-    const std::optional<Dtype> dt = DtypeFromName(dtype->string_value());
-    if (!dtype->is_string() || !dt) {
-      return tensor_error(absl::StrCat("unsupported dtype ", dtype->Dump()));
-    }
-    info.dtype = *dt;
-    if (!shape->is_array()) return tensor_error("shape is not an array");
-    for (const Json& d : shape->array()) {
-      const std::optional<uint64_t> dim = NonNegativeInt(d);
-      if (!dim || *dim > static_cast<uint64_t>(INT64_MAX)) {
-        return tensor_error(absl::StrCat("invalid dimension ", d.Dump(), " in shape"));
-      }
-      info.shape.push_back(static_cast<int64_t>(*dim));
-    }
-    std::optional<uint64_t> begin, end;
-    if (offsets->is_array() && offsets->array().size() == 2) {
-      begin = NonNegativeInt(offsets->array()[0]);
-      end = NonNegativeInt(offsets->array()[1]);
-    }
-    if (!begin || !end || *begin > *end) {
-      return tensor_error(absl::StrCat("invalid data_offsets ", offsets->Dump()));
-    }
-    if (*end > data_size) {
-      return tensor_error(absl::StrCat("data_offsets [", *begin, ", ", *end,
-                                       "] out of range: the data buffer holds ", data_size,
-                                       " bytes (file truncated?)"));
-    }
-    const std::optional<uint64_t> bytes = ByteSize(info.shape, DtypeSize(info.dtype));
-    if (!bytes || *bytes != *end - *begin) {
-      return tensor_error(absl::StrCat(DtypeName(info.dtype), " ", ShapeString(info.shape),
-                                       " needs ", bytes ? absl::StrCat(*bytes) : "too many",
-                                       " bytes but data_offsets [", *begin, ", ", *end, "] hold ",
-                                       *end - *begin));
-    }
-    info.begin = *begin;
-    info.end = *end;
-    tensors_.push_back(std::move(info));
+    absl::StatusOr<SafetensorsTensorInfo> info = ParseTensorEntry(name, entry, data_size);
+    if (!info.ok()) return error(info.status().message());
+    tensors_.push_back(*std::move(info));
   }
-
   std::sort(tensors_.begin(), tensors_.end(), [](const auto& a, const auto& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
-  size_t expected = 0;
-  for (size_t i = 0; i < tensors_.size(); ++i) {
-    const SafetensorsTensorInfo& t = tensors_[i];
-    if (t.begin < expected) {
-      return error(absl::StrCat("tensor '", t.name, "': data_offsets [", t.begin, ", ", t.end,
-                                "] overlap tensor '", tensors_[i - 1].name, "'"));
-    }
-    if (t.begin > expected) {
-      return error(absl::StrCat("tensor '", t.name, "': ", t.begin - expected,
-                                " unused bytes before its data_offsets [", t.begin, ", ", t.end,
-                                "]"));
-    }
-    expected = t.end;
-    index_[t.name] = i;
-  }
-  if (expected != data_size) {
-    return error(
-        absl::StrCat(data_size - expected, " trailing bytes after the last tensor",
-                     tensors_.empty() ? "" : absl::StrCat(" '", tensors_.back().name, "'")));
-  }
+  if (absl::Status s = CheckTiling(tensors_, data_size); !s.ok()) return error(s.message());
+  for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
   return absl::OkStatus();
 }
 

@@ -7,13 +7,16 @@
 namespace dsarl::model::cpu {
 namespace {
 
-// H heads form the vector lanes. Scores take kKeys keys at a time so that many independent
-// accumulators hide the FMA latency; outputs take kCols value columns at a time for the same reason.
+// H heads form the vector lanes throughout. Each step below is called once per row, from
+// RowForward only, so the compiler inlines it there: the split costs nothing at run time.
+
+// p[s, h] = scale * q[h] . key[s] for the row's m selected keys; q[H, D] is first transposed and
+// scaled into q_t[D, H]. Keys are taken kKeys at a time so that many independent accumulators hide
+// the FMA latency.
 template <int H>
-void RowForward(float* o, float* lse, const float* q, const AttentionShape& sh,
-                SparseRowScratch* sc) {
-  constexpr int kKeys = 8, kCols = 8;
-  const int D = sh.dim(), dc = sh.d_c;
+void ScoreSelectedKeys(float* p, const float* q, const AttentionShape& sh, SparseRowScratch* sc) {
+  constexpr int kKeys = 8;
+  const int D = sh.dim();
   const int m = sc->key.size();
   const float* const* key = sc->key.data();
   sc->q_t.resize(size_t(D) * H);
@@ -21,8 +24,6 @@ void RowForward(float* o, float* lse, const float* q, const AttentionShape& sh,
   for (int h = 0; h < H; ++h) {
     for (int e = 0; e < D; ++e) qt[size_t(e) * H + h] = q[size_t(h) * D + e] * sh.scale;
   }
-  sc->p.resize(size_t(m) * H);
-  float* p = sc->p.data();
   int j = 0;
   for (; j + kKeys <= m; j += kKeys) {
     float acc[kKeys][H] = {};
@@ -46,7 +47,12 @@ void RowForward(float* o, float* lse, const float* q, const AttentionShape& sh,
     }
     std::copy_n(acc, H, p + size_t(j) * H);
   }
-  // Softmax over the keys, per head.
+}
+
+// Softmax over the m keys, per head: p[m, H] becomes exp(p - max), unnormalized; lse[h] and
+// inv[h] = 1 / sum_s p[s, h] are written.
+template <int H>
+void SoftmaxOverKeys(float* p, float* lse, float* inv, int m) {
   float mx[H], l[H] = {};
   std::fill_n(mx, H, -std::numeric_limits<float>::infinity());
   for (int s = 0; s < m; ++s) {
@@ -61,12 +67,21 @@ void RowForward(float* o, float* lse, const float* q, const AttentionShape& sh,
       l[h] += ps[h];
     }
   }
-  float inv[H];
   for (int h = 0; h < H; ++h) {
     inv[h] = 1.0f / l[h];
     lse[h] = mx[h] + std::log(l[h]);
   }
-  // o[h, c] = sum_s p[s, h] c_kv,s[c] / l[h]
+}
+
+// o[h, c] = inv[h] sum_s p[s, h] c_kv,s[c], kCols value columns at a time (independent
+// accumulators, as for the scores).
+template <int H>
+void WeightValues(float* o, const float* p, const float* inv, const AttentionShape& sh,
+                  const SparseRowScratch& sc) {
+  constexpr int kCols = 8;
+  const int dc = sh.d_c;
+  const int m = sc.key.size();
+  const float* const* key = sc.key.data();
   for (int c0 = 0; c0 < dc; c0 += kCols) {
     float acc[kCols][H] = {};
     if (c0 + kCols <= dc) {
@@ -92,6 +107,17 @@ void RowForward(float* o, float* lse, const float* q, const AttentionShape& sh,
       for (int h = 0; h < H; ++h) o[size_t(h) * dc + c0 + t] = acc[t][h] * inv[h];
     }
   }
+}
+
+// o[H, d_c] and lse[H] of one query row q[H, D] over the keys in sc->key.
+template <int H>
+void RowForward(float* o, float* lse, const float* q, const AttentionShape& sh,
+                SparseRowScratch* sc) {
+  sc->p.resize(sc->key.size() * H);
+  float inv[H];
+  ScoreSelectedKeys<H>(sc->p.data(), q, sh, sc);
+  SoftmaxOverKeys<H>(sc->p.data(), lse, inv, sc->key.size());
+  WeightValues<H>(o, sc->p.data(), inv, sh, *sc);
 }
 
 }  // namespace

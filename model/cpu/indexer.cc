@@ -256,12 +256,91 @@ void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& 
   }
 }
 
+namespace {
+
+// The support of row i: its visible keys 0..n-1 (dense, support == null) or its topk selected keys
+// (sparse; entries outside [0, n), such as the -1 of an empty slot, are skipped by every step).
+void RowSupport(std::vector<int>* keys_of, int i, int n, const int* support, int topk) {
+  keys_of->clear();
+  if (support == nullptr) {
+    for (int s = 0; s < n; ++s) keys_of->push_back(s);
+  } else {
+    for (int j = 0; j < topk; ++j) keys_of->push_back(support[size_t(i) * topk + j]);
+  }
+}
+
+// scores[j] = I[keys_of[j]] for the row's query qi [H_I, d_I] and weights wi [H_I] against its keys
+// kb [n, d_I]. Returns the largest score (-inf when no entry is valid).
+float SupportScores(float* scores, const std::vector<int>& keys_of, int n, const float* qi,
+                    const float* wi, const float* kb, const IndexerShape& sh) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < keys_of.size(); ++j) {
+    const int s = keys_of[j];
+    if (s < 0 || s >= n) continue;
+    IndexerScoresRow(&scores[j], qi, wi, kb + size_t(s) * sh.dim, 1, sh);
+    mx = std::max(mx, scores[j]);
+  }
+  return mx;
+}
+
+// logq = log softmax(scores) over the valid support entries (mx their largest score); returns
+// KL(p || softmax) on the support.
+double LogSoftmaxAndKl(float* logq, const float* scores, float mx, const float* p,
+                       const std::vector<int>& keys_of, int n) {
+  const int m = keys_of.size();
+  double z = 0;
+  for (int j = 0; j < m; ++j) {
+    if (keys_of[j] >= 0 && keys_of[j] < n) z += std::exp(double(scores[j] - mx));
+  }
+  const double lz = mx + std::log(z);
+  double kl = 0;
+  for (int j = 0; j < m; ++j) {
+    if (keys_of[j] < 0 || keys_of[j] >= n) continue;
+    logq[j] = float(scores[j] - lz);
+    if (p[j] > 0) kl += p[j] * (std::log(double(p[j])) - logq[j]);
+  }
+  return kl;
+}
+
+// Backward of one row's grad_scale * KL: dKL/dI_s = softmax(I)_s - p_s, then through
+// I_s = c sum_h w_h relu(q_h . k_s). Adds into dq_row [H_I, d_I], dk [n, d_I] (the row's keys)
+// and dw_row [H_I]; null ones are skipped.
+void KlBackwardRow(float* dq_row, float* dk, float* dw_row, const float* logq, const float* p,
+                   const std::vector<int>& keys_of, int n, const float* qi, const float* wi,
+                   const float* kb, const IndexerShape& sh, float grad_scale) {
+  const float c = 1.0f / std::sqrt(float(sh.dim));
+  for (size_t j = 0; j < keys_of.size(); ++j) {
+    const int s = keys_of[j];
+    if (s < 0 || s >= n) continue;
+    const float g = grad_scale * (std::exp(logq[j]) - p[j]);
+    if (g == 0.0f) continue;
+    const float* ks = kb + size_t(s) * sh.dim;
+    for (int h = 0; h < sh.heads; ++h) {
+      const float* qh = qi + size_t(h) * sh.dim;
+      const float d = Dot(qh, ks, sh.dim);
+      if (d <= 0.0f) continue;
+      if (dw_row != nullptr) dw_row[h] += g * c * d;
+      const float gd = g * c * wi[h];
+      if (dq_row != nullptr) {
+        float* dqh = dq_row + size_t(h) * sh.dim;
+        for (int e = 0; e < sh.dim; ++e) dqh[e] += gd * ks[e];
+      }
+      if (dk != nullptr) {
+        float* dks = dk + size_t(s) * sh.dim;
+        for (int e = 0; e < sh.dim; ++e) dks[e] += gd * qh[e];
+      }
+    }
+  }
+}
+
+}  // namespace
+
 IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, const float* k,
                              const float* w, const KeyRows& keys, const int* support, int topk,
                              const TargetFn& target, const IndexerShape& sh, int rows,
                              int kv_rows, float grad_scale) {
   const int nt = omp_get_max_threads();
-  const float c = 1.0f / std::sqrt(float(sh.dim));
+  // Each thread adds into its own dk (rows share keys), summed after the loop.
   std::vector<std::vector<float>> local(nt);
   std::vector<IndexerLossStats> stats(nt);
 #pragma omp parallel if (rows >= 4)
@@ -276,39 +355,18 @@ IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, co
       const float* kb = keys.base[i];
       const float* qi = q + size_t(i) * sh.heads * sh.dim;
       const float* wi = w + size_t(i) * sh.heads;
-      // Support of this row: visible keys (dense) or the selected ones (sparse).
-      keys_of.clear();
-      if (support == nullptr) {
-        for (int s = 0; s < n; ++s) keys_of.push_back(s);
-      } else {
-        for (int j = 0; j < topk; ++j) keys_of.push_back(support[size_t(i) * topk + j]);
-      }
+      RowSupport(&keys_of, i, n, support, topk);
       const int m = keys_of.size();
       p.assign(m, 0.0f);
       target(i, p.data());
       all_scores.resize(m);
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < m; ++j) {
-        const int s = keys_of[j];
-        if (s < 0 || s >= n) continue;
-        IndexerScoresRow(&all_scores[j], qi, wi, kb + size_t(s) * sh.dim, 1, sh);
-        mx = std::max(mx, all_scores[j]);
-      }
-      double z = 0;
-      for (int j = 0; j < m; ++j) {
-        if (keys_of[j] >= 0 && keys_of[j] < n) z += std::exp(double(all_scores[j] - mx));
-      }
-      const double lz = mx + std::log(z);
-      double kl = 0;
+      const float mx = SupportScores(all_scores.data(), keys_of, n, qi, wi, kb, sh);
       logq.resize(m);
-      for (int j = 0; j < m; ++j) {
-        if (keys_of[j] < 0 || keys_of[j] >= n) continue;
-        logq[j] = float(all_scores[j] - lz);
-        if (p[j] > 0) kl += p[j] * (std::log(double(p[j])) - logq[j]);
-      }
-      stats[tid].kl_sum += kl;
+      stats[tid].kl_sum +=
+          LogSoftmaxAndKl(logq.data(), all_scores.data(), mx, p.data(), keys_of, n);
       stats[tid].rows += 1;
       if (support == nullptr && topk > 0 && m > topk) {
+        // Recall: the target's mass inside the indexer's own top-k of the dense support.
         TopKRow(top.data(), all_scores.data(), m, topk);
         double r = 0;
         for (int j = 0; j < topk; ++j) {
@@ -317,30 +375,10 @@ IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, co
         stats[tid].recall_sum += r;
         stats[tid].recall_rows += 1;
       }
-      float* dk_local = dk == nullptr ? nullptr : local[tid].data() + (kb - k);
-      // dKL/dI_s = softmax(I)_s - p_s; then through I_s = c sum_j w_j relu(q_j . k_s).
-      for (int j = 0; j < m; ++j) {
-        const int s = keys_of[j];
-        if (s < 0 || s >= n) continue;
-        const float g = grad_scale * (std::exp(logq[j]) - p[j]);
-        if (g == 0.0f) continue;
-        const float* ks = kb + size_t(s) * sh.dim;
-        for (int h = 0; h < sh.heads; ++h) {
-          const float* qh = qi + size_t(h) * sh.dim;
-          const float d = Dot(qh, ks, sh.dim);
-          if (d <= 0.0f) continue;
-          if (dw != nullptr) dw[size_t(i) * sh.heads + h] += g * c * d;
-          const float gd = g * c * wi[h];
-          if (dq != nullptr) {
-            float* dqh = dq + (size_t(i) * sh.heads + h) * sh.dim;
-            for (int e = 0; e < sh.dim; ++e) dqh[e] += gd * ks[e];
-          }
-          if (dk_local != nullptr) {
-            float* dks = dk_local + size_t(s) * sh.dim;
-            for (int e = 0; e < sh.dim; ++e) dks[e] += gd * qh[e];
-          }
-        }
-      }
+      KlBackwardRow(dq == nullptr ? nullptr : dq + size_t(i) * sh.heads * sh.dim,
+                    dk == nullptr ? nullptr : local[tid].data() + (kb - k),
+                    dw == nullptr ? nullptr : dw + size_t(i) * sh.heads, logq.data(), p.data(),
+                    keys_of, n, qi, wi, kb, sh, grad_scale);
     }
   }
   IndexerLossStats total;
