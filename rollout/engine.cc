@@ -157,10 +157,11 @@ void Engine::EndTurn(Live* l, int token, proto::FinishReason reason, bool may_co
   end.first_token = l->turn_start;
   // Out of budget or context, the episode is told the turn ended but cannot continue.
   std::optional<std::vector<int>> more;
-  if (may_continue)
+  if (may_continue) {
     more = l->episode->OnTurnEnd(rec, end);
-  else
+  } else {
     l->episode->OnTurnEnd(rec, end);
+  }
   if (!more.has_value() || more->empty() || int(rec.tokens.size() + more->size()) >= d.max_pos) {
     // The last token is never fed, so it has no recorded routing; nothing is predicted from it,
     // so the learner's forced routing there is irrelevant. Use experts 0..k-1.
