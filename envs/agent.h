@@ -12,6 +12,7 @@
 #ifndef DSARL_ENVS_AGENT_H_
 #define DSARL_ENVS_AGENT_H_
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -196,6 +197,12 @@ std::vector<const Row*> RowsWhere(const Table& table, absl::string_view col,
 // or the extreme is shared (a task asking for it would be ambiguous).
 const Row* UniqueExtreme(const Table& table, const std::vector<const Row*>& rows,
                          absl::string_view col, bool largest = false);
+// The entry of a per-level table (level -> what that level's task is) for `level`: levels past the
+// end of the table, and below 0, get its last entry.
+template <typename T, size_t N>
+const T& ForLevel(const T (&table)[N], int level) {
+  return table[level >= 0 && static_cast<size_t>(level) < N ? level : N - 1];
+}
 // "Done." — the final answer of tasks verified by their state.
 inline constexpr char kDoneAnswer[] = "Done.";
 

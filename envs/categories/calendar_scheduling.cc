@@ -5,6 +5,7 @@
 // people at their first common free hour, in both calendars.
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -139,133 +140,188 @@ int FirstFreeHour(const Table& t, const std::vector<std::vector<const Row*>>& ca
   return -1;
 }
 
-absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
-  const Table& people = *db.Find("people");
-  const Table& events = *db.Find("events");
+// The calendar a task maker reads.
+struct Calendar {
+  const Database& db;
+  const ToolSet& ts;
+  const Table& people;
+  const Table& events;
+};
+
+// What every attempt at a task draws first: a person, a day, and the person's events that day.
+struct PersonDay {
+  std::string person;
+  std::string day;
+  std::vector<const Row*> mine;
+};
+
+PersonDay DrawPersonDay(const Calendar& c, Rng& rng) {
+  PersonDay d;
+  d.person = PickRow(c.people, rng)[0];
+  d.day = rng.Pick(kDays);
+  for (const Row* e : RowsWhere(c.events, "person", d.person)) {
+    if (c.events.Get(*e, "day") == d.day) d.mine.push_back(e);
+  }
+  return d;
+}
+
+// The call that reads `who`'s events on `day`: sometimes the whole week, when there is that tool.
+ToolCall ReadDay(const Calendar& c, const std::string& who, const std::string& day, Rng& rng) {
+  return c.ts.Has("week") && rng.Chance(0.3) ? c.ts.Call("week", {who})
+                                             : c.ts.Call("events_on", {who, day});
+}
+
+// Answers are hours and counts unless a task says otherwise.
+AgentTask IntegerTask() {
   AgentTask t;
   t.match = AnswerMatch::kInteger;
+  return t;
+}
+
+// Level 0: when one of the person's events that day starts.
+std::optional<AgentTask> EventStart(const Calendar& c, const PersonDay& d, Rng& rng) {
+  if (d.mine.empty()) return std::nullopt;
+  const Row& e = *d.mine[rng.Index(d.mine.size())];
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat("At what hour does ", d.person, "'s ", c.events.Get(e, "title"), " on ",
+                        d.day, " start?");
+  t.rounds = {{ReadDay(c, d.person, d.day, rng)}};
+  t.answer = c.events.Get(e, "start");
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 1: how many events the person has that day, or which comes first.
+std::optional<AgentTask> CountOrFirstEvent(const Calendar& c, const PersonDay& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  AgentTask t = IntegerTask();
+  if (rng.Chance(0.5) || d.mine.empty()) {
+    t.user = absl::StrCat("How many events does ", d.person, " have on ", d.day, "?");
+    t.rounds = {{ts.Has("count_on") ? ts.Call("count_on", {d.person, d.day})
+                                    : ts.Call("events_on", {d.person, d.day})}};
+    t.answer = std::to_string(d.mine.size());
+    t.answer_is_lookup = ts.Has("count_on");
+    return t;
+  }
+  const Row* first = UniqueExtreme(c.events, d.mine, "start");
+  t.user =
+      absl::StrCat("What is ", d.person, "'s first event on ", d.day, "? Answer with its title.");
+  t.rounds = {{ReadDay(c, d.person, d.day, rng)}};
+  t.answer = c.events.Get(*first, "title");
+  t.match = AnswerMatch::kText;
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 2: who in the person's team has the most events that day (members, then their days).
+std::optional<AgentTask> BusiestMember(const Calendar& c, const PersonDay& d, Rng&) {
+  const Table& people = c.people;
+  const Table& events = c.events;
+  const std::string team = people.Get(*people.Find(d.person), "team");
+  std::vector<ToolCall> reads;
+  std::map<std::string, int> count;
+  for (const Row* m : RowsWhere(people, "team", team)) {
+    reads.push_back(c.ts.Call("events_on", {(*m)[0], d.day}));
+    count[(*m)[0]] = 0;
+  }
+  for (const Row& e : events.rows) {
+    auto it = count.find(events.Get(e, "person"));
+    if (it != count.end() && events.Get(e, "day") == d.day) ++it->second;
+  }
+  std::string best;
+  int most = -1, ties = 0;
+  for (const auto& [name, n] : count) {
+    if (n > most)
+      most = n, best = name, ties = 0;
+    else if (n == most)
+      ++ties;
+  }
+  if (ties > 0 || count.size() < 2) return std::nullopt;
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat("Who in team ", team, " has the most events on ", d.day,
+                        "? Answer with the full name.");
+  t.rounds = {{c.ts.Call("members", {team})}, reads};
+  t.answer = best;
+  t.match = AnswerMatch::kText;
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 3: cancel one of the person's events that day, or schedule one into their first free hour
+// (verified by the final database).
+std::optional<AgentTask> CancelOrSchedule(const Calendar& c, const PersonDay& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& events = c.events;
+  AgentTask t = IntegerTask();
+  Database expected = c.db;
+  Table& ee = *expected.Find("events");
+  if (!d.mine.empty() && rng.Chance(0.5)) {
+    const Row& e = *d.mine[rng.Index(d.mine.size())];
+    ee.rows.erase(ee.rows.begin() + (ee.Find(e[0]) - ee.rows.data()));
+    t.user = absl::StrCat("Cancel ", d.person, "'s ", events.Get(e, "title"), " on ", d.day, ".");
+    t.rounds = {{ts.Call("events_on", {d.person, d.day})}, {ts.Call("cancel", {e[0]})}};
+  } else {
+    const int h = FirstFreeHour(events, {d.mine});
+    if (h < 0) return std::nullopt;
+    const std::string title = absl::StrCat("meeting with ", InventedName(rng, 2));
+    ee.rows.push_back(
+        {ee.NextKey("E"), title, d.person, d.day, std::to_string(h), std::to_string(h + 1)});
+    t.user = absl::StrCat("Schedule a one-hour event titled \"", title, "\" for ", d.person, " on ",
+                          d.day, " at the earliest whole hour from 9 on (ending by 17)",
+                          " when they are free.");
+    t.rounds = {
+        {ts.Call("events_on", {d.person, d.day})},
+        {ts.Call("create", {title, d.person, d.day, std::to_string(h), std::to_string(h + 1)})}};
+  }
+  t.expected = std::move(expected);
+  return t;
+}
+
+// Level 4: a meeting of the person and another at their first common free hour, in both calendars;
+// the answer is its start hour.
+std::optional<AgentTask> CommonMeeting(const Calendar& c, const PersonDay& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& events = c.events;
+  const std::string& person = d.person;
+  const std::string& day = d.day;
+  const std::string other = PickRow(c.people, rng)[0];
+  if (other == person) return std::nullopt;
+  std::vector<const Row*> theirs;
+  for (const Row* e : RowsWhere(events, "person", other)) {
+    if (events.Get(*e, "day") == day) theirs.push_back(e);
+  }
+  const int h = FirstFreeHour(events, {d.mine, theirs});
+  if (h < 0) return std::nullopt;
+  const std::string title = absl::StrCat(InventedName(rng, 2), " sync");
+  Database expected = c.db;
+  Table& ee = *expected.Find("events");
+  for (const std::string& who : {person, other}) {
+    ee.rows.push_back({ee.NextKey("E"), title, who, day, std::to_string(h), std::to_string(h + 1)});
+  }
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat("Find the earliest whole hour on ", day, " from 9 on (ending by 17) ",
+                        "when both ", person, " and ", other, " are free, put a one-hour ",
+                        "event titled \"", title, "\" in both calendars then, and answer ",
+                        "with the start hour.");
+  t.rounds = {{ts.Call("events_on", {person, day}), ts.Call("events_on", {other, day})},
+              {ts.Call("create", {title, person, day, std::to_string(h), std::to_string(h + 1)}),
+               ts.Call("create", {title, other, day, std::to_string(h), std::to_string(h + 1)})}};
+  t.answer = std::to_string(h);
+  t.expected = std::move(expected);
+  return t;
+}
+
+// One attempt at a task of one level: the task, or nullopt when this draw cannot make one.
+using LevelTask = std::optional<AgentTask> (*)(const Calendar&, const PersonDay&, Rng&);
+// Level -> its task (the ladder of the file comment).
+constexpr LevelTask kLevelTasks[] = {EventStart, CountOrFirstEvent, BusiestMember, CancelOrSchedule,
+                                     CommonMeeting};
+
+absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
+  const Calendar c{db, ts, *db.Find("people"), *db.Find("events")};
   for (int attempt = 0; attempt < 50; ++attempt) {
-    const std::string person = PickRow(people, rng)[0];
-    const std::string day = rng.Pick(kDays);
-    std::vector<const Row*> mine;
-    for (const Row* e : RowsWhere(events, "person", person)) {
-      if (events.Get(*e, "day") == day) mine.push_back(e);
-    }
-    auto read_day = [&](const std::string& who) {
-      return ts.Has("week") && rng.Chance(0.3) ? ts.Call("week", {who})
-                                               : ts.Call("events_on", {who, day});
-    };
-    switch (level) {
-      case 0: {
-        if (mine.empty()) continue;
-        const Row& e = *mine[rng.Index(mine.size())];
-        t.user = absl::StrCat("At what hour does ", person, "'s ", events.Get(e, "title"), " on ",
-                              day, " start?");
-        t.rounds = {{read_day(person)}};
-        t.answer = events.Get(e, "start");
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 1: {
-        if (rng.Chance(0.5) || mine.empty()) {
-          t.user = absl::StrCat("How many events does ", person, " have on ", day, "?");
-          t.rounds = {{ts.Has("count_on") ? ts.Call("count_on", {person, day})
-                                          : ts.Call("events_on", {person, day})}};
-          t.answer = std::to_string(mine.size());
-          t.answer_is_lookup = ts.Has("count_on");
-          return t;
-        }
-        const Row* first = UniqueExtreme(events, mine, "start");
-        t.user =
-            absl::StrCat("What is ", person, "'s first event on ", day, "? Answer with its title.");
-        t.rounds = {{read_day(person)}};
-        t.answer = events.Get(*first, "title");
-        t.match = AnswerMatch::kText;
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 2: {
-        const std::string team = people.Get(*people.Find(person), "team");
-        std::vector<ToolCall> reads;
-        std::map<std::string, int> count;
-        for (const Row* m : RowsWhere(people, "team", team)) {
-          reads.push_back(ts.Call("events_on", {(*m)[0], day}));
-          count[(*m)[0]] = 0;
-        }
-        for (const Row& e : events.rows) {
-          auto it = count.find(events.Get(e, "person"));
-          if (it != count.end() && events.Get(e, "day") == day) ++it->second;
-        }
-        std::string best;
-        int most = -1, ties = 0;
-        for (const auto& [name, n] : count) {
-          if (n > most)
-            most = n, best = name, ties = 0;
-          else if (n == most)
-            ++ties;
-        }
-        if (ties > 0 || count.size() < 2) continue;
-        t.user = absl::StrCat("Who in team ", team, " has the most events on ", day,
-                              "? Answer with the full name.");
-        t.rounds = {{ts.Call("members", {team})}, reads};
-        t.answer = best;
-        t.match = AnswerMatch::kText;
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 3: {
-        Database expected = db;
-        Table& ee = *expected.Find("events");
-        if (!mine.empty() && rng.Chance(0.5)) {
-          const Row& e = *mine[rng.Index(mine.size())];
-          ee.rows.erase(ee.rows.begin() + (ee.Find(e[0]) - ee.rows.data()));
-          t.user = absl::StrCat("Cancel ", person, "'s ", events.Get(e, "title"), " on ", day, ".");
-          t.rounds = {{ts.Call("events_on", {person, day})}, {ts.Call("cancel", {e[0]})}};
-        } else {
-          const int h = FirstFreeHour(events, {mine});
-          if (h < 0) continue;
-          const std::string title = absl::StrCat("meeting with ", InventedName(rng, 2));
-          ee.rows.push_back(
-              {ee.NextKey("E"), title, person, day, std::to_string(h), std::to_string(h + 1)});
-          t.user = absl::StrCat("Schedule a one-hour event titled \"", title, "\" for ", person,
-                                " on ", day, " at the earliest whole hour from 9 on (ending by 17)",
-                                " when they are free.");
-          t.rounds = {
-              {ts.Call("events_on", {person, day})},
-              {ts.Call("create", {title, person, day, std::to_string(h), std::to_string(h + 1)})}};
-        }
-        t.expected = std::move(expected);
-        return t;
-      }
-      default: {
-        const std::string other = PickRow(people, rng)[0];
-        if (other == person) continue;
-        std::vector<const Row*> theirs;
-        for (const Row* e : RowsWhere(events, "person", other)) {
-          if (events.Get(*e, "day") == day) theirs.push_back(e);
-        }
-        const int h = FirstFreeHour(events, {mine, theirs});
-        if (h < 0) continue;
-        const std::string title = absl::StrCat(InventedName(rng, 2), " sync");
-        Database expected = db;
-        Table& ee = *expected.Find("events");
-        for (const std::string& who : {person, other}) {
-          ee.rows.push_back(
-              {ee.NextKey("E"), title, who, day, std::to_string(h), std::to_string(h + 1)});
-        }
-        t.user = absl::StrCat("Find the earliest whole hour on ", day, " from 9 on (ending by 17) ",
-                              "when both ", person, " and ", other, " are free, put a one-hour ",
-                              "event titled \"", title, "\" in both calendars then, and answer ",
-                              "with the start hour.");
-        t.rounds = {
-            {ts.Call("events_on", {person, day}), ts.Call("events_on", {other, day})},
-            {ts.Call("create", {title, person, day, std::to_string(h), std::to_string(h + 1)}),
-             ts.Call("create", {title, other, day, std::to_string(h), std::to_string(h + 1)})}};
-        t.answer = std::to_string(h);
-        t.expected = std::move(expected);
-        return t;
-      }
-    }
+    const PersonDay d = DrawPersonDay(c, rng);
+    if (std::optional<AgentTask> t = ForLevel(kLevelTasks, level)(c, d, rng)) return *std::move(t);
   }
   return absl::InternalError("calendar_scheduling: no task found for this database");
 }
