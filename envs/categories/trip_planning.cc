@@ -4,6 +4,7 @@
 // lookups; the best connection; a booking (verified by the final database); a whole plan with a
 // ticket, a booking and its total cost.
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -169,115 +170,205 @@ absl::StatusOr<Database> MakeDb(const proto::EnvSpec& spec) {
   return db;
 }
 
-absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
-  const Table& hotels = *db.Find("hotels");
-  const Table& transport = *db.Find("transport");
-  const Table& cities = *db.Find("cities");
+// The map a task maker reads.
+struct Trip {
+  const Database& db;
+  const ToolSet& ts;
+  const Table& hotels;
+  const Table& transport;
+  const Table& cities;
+};
+
+// What every attempt at a task draws first: a city and its hotels.
+struct CityDraw {
+  std::string city;
+  std::vector<const Row*> in_city;
+};
+
+CityDraw DrawCity(const Trip& c, Rng& rng) {
+  CityDraw d;
+  d.city = PickRow(c.cities, rng)[0];
+  d.in_city = RowsWhere(c.hotels, "city", d.city);
+  return d;
+}
+
+// A drawn connection (levels 2 and up): its two cities, every direct option between them, and the
+// option that is uniquely fastest (by_time) or cheapest.
+struct Connection {
+  std::string from, to;
+  std::vector<const Row*> options;
+  bool by_time;
+  const Row* best;
+};
+
+// nullopt when the best option is not unique.
+std::optional<Connection> DrawConnection(const Trip& c, Rng& rng) {
+  const Table& transport = c.transport;
+  const Row& conn = PickRow(transport, rng);
+  Connection x;
+  x.from = transport.Get(conn, "from_city");
+  x.to = transport.Get(conn, "to_city");
+  for (const Row* r : RowsWhere(transport, "from_city", x.from)) {
+    if (transport.Get(*r, "to_city") == x.to) x.options.push_back(r);
+  }
+  x.by_time = rng.Chance(0.4);
+  x.best = UniqueExtreme(transport, x.options, x.by_time ? "hours" : "price");
+  if (x.best == nullptr) return std::nullopt;
+  return x;
+}
+
+// A booking of the cheapest hotel at the connection's end for a new guest (levels 3 and 4), and
+// the database with it. nullopt when the cheapest hotel is not unique.
+struct Booking {
+  const Row* hotel;
+  std::string guest;
+  int64_t nights;
+  Database expected;
+};
+
+std::optional<Booking> DrawBooking(const Trip& c, const Connection& x, Rng& rng) {
+  const Row* hotel = UniqueExtreme(c.hotels, RowsWhere(c.hotels, "city", x.to), "price_per_night");
+  if (hotel == nullptr) return std::nullopt;
+  std::set<std::string> no_names;
+  Booking b{hotel, UniquePersonName(rng, &no_names), 0, c.db};
+  b.nights = rng.Uniform(1, 5);
+  Table& bookings = *b.expected.Find("bookings");
+  bookings.rows.push_back({bookings.NextKey("B"), (*hotel)[0], b.guest, std::to_string(b.nights)});
+  return b;
+}
+
+// Level 0: a city's region, or one night's price at a hotel.
+std::optional<AgentTask> RegionOrNightPrice(const Trip& c, const CityDraw& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& hotels = c.hotels;
   AgentTask t;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const std::string city = PickRow(cities, rng)[0];
-    const auto in_city = RowsWhere(hotels, "city", city);
-    switch (level) {
-      case 0: {
-        if (ts.Has("city_region") && rng.Chance(0.3)) {
-          t.user = absl::StrCat("In which region is the city of ", city, "?");
-          t.rounds = {{ts.Call("city_region", {city})}};
-          t.answer = cities.Get(*cities.Find(city), "region");
-          t.match = AnswerMatch::kText;
-        } else {
-          const Row& h = *in_city[rng.Index(in_city.size())];
-          t.user = absl::StrCat("How much does one night at the ", hotels.Get(h, "name"), " in ",
-                                city, " cost?");
-          t.rounds = {{ts.Call("hotels_in_city", {city})}};
-          if (ts.Has("hotel_details") && rng.Chance(0.5)) {
-            t.rounds.push_back({ts.Call("hotel_details", {h[0]})});
-          }
-          t.answer = hotels.Get(h, "price_per_night");
-          t.match = AnswerMatch::kInteger;
-        }
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 1: {
-        if (rng.Chance(0.3)) {
-          t.user = absl::StrCat("How many hotels are there in ", city, "?");
-          t.rounds = {{ts.Has("count_hotels") ? ts.Call("count_hotels", {city})
-                                              : ts.Call("hotels_in_city", {city})}};
-          t.answer = std::to_string(in_city.size());
-          t.answer_is_lookup = ts.Has("count_hotels");
-          t.match = AnswerMatch::kInteger;
-          return t;
-        }
-        const int64_t stars = rng.Uniform(1, 4);
-        std::vector<const Row*> ok;
-        for (const Row* h : in_city) {
-          if (hotels.Int(*h, "stars") >= stars) ok.push_back(h);
-        }
-        const Row* best = UniqueExtreme(hotels, ok, "price_per_night");
-        if (best == nullptr) continue;
-        t.user = absl::StrCat("What is the cheapest hotel in ", city, " with at least ", stars,
-                              " stars? Answer with its name.");
-        t.rounds = {{ts.Call("hotels_in_city", {city})}};
-        t.answer = hotels.Get(*best, "name");
-        t.answer_is_lookup = true;
-        return t;
-      }
-      default:
-        break;
+  if (ts.Has("city_region") && rng.Chance(0.3)) {
+    t.user = absl::StrCat("In which region is the city of ", d.city, "?");
+    t.rounds = {{ts.Call("city_region", {d.city})}};
+    t.answer = c.cities.Get(*c.cities.Find(d.city), "region");
+    t.match = AnswerMatch::kText;
+  } else {
+    const Row& h = *d.in_city[rng.Index(d.in_city.size())];
+    t.user = absl::StrCat("How much does one night at the ", hotels.Get(h, "name"), " in ", d.city,
+                          " cost?");
+    t.rounds = {{ts.Call("hotels_in_city", {d.city})}};
+    if (ts.Has("hotel_details") && rng.Chance(0.5)) {
+      t.rounds.push_back({ts.Call("hotel_details", {h[0]})});
     }
-    if (transport.rows.empty()) break;
-    const Row& conn = PickRow(transport, rng);
-    const std::string from = transport.Get(conn, "from_city"), to = transport.Get(conn, "to_city");
-    std::vector<const Row*> options;
-    for (const Row* r : RowsWhere(transport, "from_city", from)) {
-      if (transport.Get(*r, "to_city") == to) options.push_back(r);
-    }
-    const bool by_time = rng.Chance(0.4);
-    const Row* best = UniqueExtreme(transport, options, by_time ? "hours" : "price");
-    if (best == nullptr) continue;
-    if (level == 2) {
-      t.user = by_time ? absl::StrCat("How many hours does the fastest direct connection from ",
-                                      from, " to ", to, " take?")
-                       : absl::StrCat("What does the cheapest direct connection from ", from,
-                                      " to ", to, " cost?");
-      t.rounds = {{ts.Call("transport", {from, to})}};
-      t.answer = transport.Get(*best, by_time ? "hours" : "price");
-      t.answer_is_lookup = true;
-      t.match = AnswerMatch::kInteger;
-      return t;
-    }
-    const auto there = RowsWhere(hotels, "city", to);
-    const Row* hotel = UniqueExtreme(hotels, there, "price_per_night");
-    if (hotel == nullptr) continue;
-    std::set<std::string> no_names;
-    const std::string guest = UniquePersonName(rng, &no_names);
-    const int64_t nights = rng.Uniform(1, 5);
-    Database expected = db;
-    Table& bookings = *expected.Find("bookings");
-    bookings.rows.push_back({bookings.NextKey("B"), (*hotel)[0], guest, std::to_string(nights)});
-    if (level == 3) {
-      t.user = absl::StrCat("Book the cheapest hotel in ", to, " for ", guest, " for ", nights,
-                            " night", nights > 1 ? "s" : "", ".");
-      t.rounds = {{ts.Call("hotels_in_city", {to})},
-                  {ts.Call("book_hotel", {(*hotel)[0], guest, std::to_string(nights)})}};
-      t.expected = std::move(expected);
-      return t;
-    }
-    const Row* ride = UniqueExtreme(transport, options, "price");
-    Table& tickets = *expected.Find("tickets");
-    tickets.rows.push_back({tickets.NextKey("K"), (*ride)[0], guest});
-    t.user = absl::StrCat(guest, " travels from ", from, " to ", to,
-                          " on the cheapest direct connection and stays ", nights, " night",
-                          nights > 1 ? "s" : "", " at the cheapest hotel there. Buy the ticket, ",
-                          "book the hotel, and answer with the total cost of both.");
-    t.rounds = {{ts.Call("transport", {from, to}), ts.Call("hotels_in_city", {to})},
-                {ts.Call("buy_ticket", {(*ride)[0], guest}),
-                 ts.Call("book_hotel", {(*hotel)[0], guest, std::to_string(nights)})}};
-    t.answer = std::to_string(transport.Int(*ride, "price") +
-                              nights * hotels.Int(*hotel, "price_per_night"));
+    t.answer = hotels.Get(h, "price_per_night");
     t.match = AnswerMatch::kInteger;
-    t.expected = std::move(expected);
+  }
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 1: how many hotels a city has, or its cheapest hotel with at least some stars.
+std::optional<AgentTask> HotelCountOrCheapest(const Trip& c, const CityDraw& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& hotels = c.hotels;
+  AgentTask t;
+  if (rng.Chance(0.3)) {
+    t.user = absl::StrCat("How many hotels are there in ", d.city, "?");
+    t.rounds = {{ts.Has("count_hotels") ? ts.Call("count_hotels", {d.city})
+                                        : ts.Call("hotels_in_city", {d.city})}};
+    t.answer = std::to_string(d.in_city.size());
+    t.answer_is_lookup = ts.Has("count_hotels");
+    t.match = AnswerMatch::kInteger;
     return t;
+  }
+  const int64_t stars = rng.Uniform(1, 4);
+  std::vector<const Row*> ok;
+  for (const Row* h : d.in_city) {
+    if (hotels.Int(*h, "stars") >= stars) ok.push_back(h);
+  }
+  const Row* best = UniqueExtreme(hotels, ok, "price_per_night");
+  if (best == nullptr) return std::nullopt;
+  t.user = absl::StrCat("What is the cheapest hotel in ", d.city, " with at least ", stars,
+                        " stars? Answer with its name.");
+  t.rounds = {{ts.Call("hotels_in_city", {d.city})}};
+  t.answer = hotels.Get(*best, "name");
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 2: the hours of the fastest, or the price of the cheapest, direct connection.
+std::optional<AgentTask> BestConnection(const Trip& c, const CityDraw&, Rng& rng) {
+  const std::optional<Connection> x = DrawConnection(c, rng);
+  if (!x) return std::nullopt;
+  AgentTask t;
+  t.user = x->by_time ? absl::StrCat("How many hours does the fastest direct connection from ",
+                                     x->from, " to ", x->to, " take?")
+                      : absl::StrCat("What does the cheapest direct connection from ", x->from,
+                                     " to ", x->to, " cost?");
+  t.rounds = {{c.ts.Call("transport", {x->from, x->to})}};
+  t.answer = c.transport.Get(*x->best, x->by_time ? "hours" : "price");
+  t.answer_is_lookup = true;
+  t.match = AnswerMatch::kInteger;
+  return t;
+}
+
+// Level 3: book the cheapest hotel at a connection's end (verified by the final database).
+std::optional<AgentTask> BookCheapestHotel(const Trip& c, const CityDraw&, Rng& rng) {
+  const std::optional<Connection> x = DrawConnection(c, rng);
+  if (!x) return std::nullopt;
+  std::optional<Booking> b = DrawBooking(c, *x, rng);
+  if (!b) return std::nullopt;
+  AgentTask t;
+  t.user = absl::StrCat("Book the cheapest hotel in ", x->to, " for ", b->guest, " for ", b->nights,
+                        " night", b->nights > 1 ? "s" : "", ".");
+  t.rounds = {{c.ts.Call("hotels_in_city", {x->to})},
+              {c.ts.Call("book_hotel", {(*b->hotel)[0], b->guest, std::to_string(b->nights)})}};
+  t.expected = std::move(b->expected);
+  return t;
+}
+
+// Level 4: a whole plan: a ticket on the cheapest connection, the cheapest hotel there, and the
+// total cost of both.
+std::optional<AgentTask> PlanTrip(const Trip& c, const CityDraw&, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const std::optional<Connection> x = DrawConnection(c, rng);
+  if (!x) return std::nullopt;
+  std::optional<Booking> b = DrawBooking(c, *x, rng);
+  if (!b) return std::nullopt;
+  const Row* ride = UniqueExtreme(c.transport, x->options, "price");
+  Table& tickets = *b->expected.Find("tickets");
+  tickets.rows.push_back({tickets.NextKey("K"), (*ride)[0], b->guest});
+  const std::string& hotel_id = (*b->hotel)[0];
+  AgentTask t;
+  t.user = absl::StrCat(b->guest, " travels from ", x->from, " to ", x->to,
+                        " on the cheapest direct connection and stays ", b->nights, " night",
+                        b->nights > 1 ? "s" : "", " at the cheapest hotel there. Buy the ticket, ",
+                        "book the hotel, and answer with the total cost of both.");
+  t.rounds = {{ts.Call("transport", {x->from, x->to}), ts.Call("hotels_in_city", {x->to})},
+              {ts.Call("buy_ticket", {(*ride)[0], b->guest}),
+               ts.Call("book_hotel", {hotel_id, b->guest, std::to_string(b->nights)})}};
+  t.answer = std::to_string(c.transport.Int(*ride, "price") +
+                            b->nights * c.hotels.Int(*b->hotel, "price_per_night"));
+  t.match = AnswerMatch::kInteger;
+  t.expected = std::move(b->expected);
+  return t;
+}
+
+// One attempt at a task of one level: the task, or nullopt when this draw cannot make one.
+using LevelTask = std::optional<AgentTask> (*)(const Trip&, const CityDraw&, Rng&);
+struct Level {
+  LevelTask make;
+  bool needs_connection;  // a map without connections has no task of this level
+};
+// Level -> its task (the ladder of the file comment).
+constexpr Level kLevels[] = {{RegionOrNightPrice, false},
+                             {HotelCountOrCheapest, false},
+                             {BestConnection, true},
+                             {BookCheapestHotel, true},
+                             {PlanTrip, true}};
+
+absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
+  const Trip c{db, ts, *db.Find("hotels"), *db.Find("transport"), *db.Find("cities")};
+  const Level& task = ForLevel(kLevels, level);
+  const bool possible = !task.needs_connection || !c.transport.rows.empty();
+  for (int attempt = 0; possible && attempt < 50; ++attempt) {
+    const CityDraw d = DrawCity(c, rng);
+    if (std::optional<AgentTask> t = task.make(c, d, rng)) return *std::move(t);
   }
   return absl::InternalError("trip_planning: no task found for this database");
 }
