@@ -5,6 +5,7 @@
 // with the bill.
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -19,7 +20,8 @@ namespace {
 
 constexpr ColumnType kInt = ColumnType::kInt;
 
-std::vector<ToolTemplate> Catalog() {
+// Tools that read: browse, look up, orders (level 2).
+std::vector<ToolTemplate> LookupTools() {
   std::vector<ToolTemplate> c;
   auto add = [&](ToolDef def, std::vector<std::string> names, bool optional = false) {
     c.push_back(ToolTemplate{std::move(def), std::move(names), optional});
@@ -63,6 +65,15 @@ std::vector<ToolTemplate> Catalog() {
        .params = {{"customer", "customer", "the customer's full name"}},
        .min_level = 2},
       {"list_orders", "orders_for_customer", "get_customer_orders"});
+  return c;
+}
+
+// Tools that change the database: restock and reprice (level 3), sell (level 4).
+std::vector<ToolTemplate> WriteTools() {
+  std::vector<ToolTemplate> c;
+  auto add = [&](ToolDef def, std::vector<std::string> names, bool optional = false) {
+    c.push_back(ToolTemplate{std::move(def), std::move(names), optional});
+  };
   add({.id = "restock",
        .description = "Adds units to a product's stock.",
        .op = ToolOp::kAdd,
@@ -99,6 +110,12 @@ std::vector<ToolTemplate> Catalog() {
        .column = "stock",
        .min_level = 4},
       {"adjust_stock", "update_stock"});
+  return c;
+}
+
+std::vector<ToolTemplate> Catalog() {
+  std::vector<ToolTemplate> c = LookupTools();
+  for (ToolTemplate& t : WriteTools()) c.push_back(std::move(t));
   return c;
 }
 
@@ -141,107 +158,163 @@ absl::StatusOr<Database> MakeDb(const proto::EnvSpec& spec) {
   return db;
 }
 
-absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
-  const Table& products = *db.Find("products");
-  const Table& orders = *db.Find("orders");
+// The shop a task maker reads.
+struct Shop {
+  const Database& db;
+  const ToolSet& ts;
+  const Table& products;
+  const Table& orders;
+};
+
+// What every attempt at a task draws first: a product, its category and the category's products.
+struct ProductDraw {
+  const Row* p;
+  std::string category;
+  std::vector<const Row*> in_cat;
+};
+
+ProductDraw DrawProduct(const Shop& c, Rng& rng) {
+  ProductDraw d;
+  d.p = &PickRow(c.products, rng);
+  d.category = c.products.Get(*d.p, "category");
+  d.in_cat = RowsWhere(c.products, "category", d.category);
+  return d;
+}
+
+// How a task finds a product it names: by name when the shop has that tool.
+ToolCall Locate(const Shop& c, const Row& row) {
+  return c.ts.Has("by_name") ? c.ts.Call("by_name", {c.products.Get(row, "name")})
+                             : c.ts.Call("in_category", {c.products.Get(row, "category")});
+}
+
+// Answers are prices, amounts and counts unless a task says otherwise.
+AgentTask IntegerTask() {
   AgentTask t;
   t.match = AnswerMatch::kInteger;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const Row& p = PickRow(products, rng);
-    const std::string category = products.Get(p, "category");
-    const auto in_cat = RowsWhere(products, "category", category);
-    // How a task finds a product it names: by name when the shop has that tool.
-    auto locate = [&](const Row& row) {
-      return ts.Has("by_name") ? ts.Call("by_name", {products.Get(row, "name")})
-                               : ts.Call("in_category", {products.Get(row, "category")});
-    };
-    switch (level) {
-      case 0:
-        t.user = absl::StrCat("What is the price of the ", products.Get(p, "name"), " (category ",
-                              category, ")?");
-        t.rounds = {{locate(p)}};
-        t.answer = products.Get(p, "price");
-        t.answer_is_lookup = true;
-        return t;
-      case 1: {
-        const bool by_stock = rng.Chance(0.5);
-        const Row* best = UniqueExtreme(products, in_cat, by_stock ? "stock" : "price", true);
-        if (best == nullptr) continue;
-        t.user = absl::StrCat("Which product in the ", category, " category ",
-                              by_stock ? "has the most units in stock" : "is the most expensive",
-                              "? Answer with its name.");
-        t.rounds = {{ts.Call("in_category", {category})}};
-        t.answer = products.Get(*best, "name");
-        t.match = AnswerMatch::kText;
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 2: {
-        const Row& o = PickRow(orders, rng);
-        const std::string customer = orders.Get(o, "customer");
-        int64_t total = 0;
-        std::vector<ToolCall> lookups;
-        std::set<std::string> seen;
-        for (const Row* r : RowsWhere(orders, "customer", customer)) {
-          const Row& prod = *products.Find(orders.Get(*r, "sku"));
-          total += orders.Int(*r, "quantity") * products.Int(prod, "price");
-          if (seen.insert(prod[0]).second) lookups.push_back(ts.Call("product", {prod[0]}));
-        }
-        t.user = absl::StrCat("How much have all of ", customer,
-                              "'s orders cost in total, at today's prices?");
-        t.rounds = {{ts.Call("orders_of", {customer})}, lookups};
-        t.answer = std::to_string(total);
-        return t;
-      }
-      case 3: {
-        Database expected = db;
-        Table& ep = *expected.Find("products");
-        if (rng.Chance(0.5)) {
-          const int64_t below = rng.Uniform(10, 40), add = rng.Uniform(5, 30);
-          std::vector<ToolCall> restocks;
-          for (const Row* r : in_cat) {
-            if (products.Int(*r, "stock") >= below) continue;
-            restocks.push_back(ts.Call("restock", {(*r)[0], std::to_string(add)}));
-            Row& er = *ep.Find((*r)[0]);
-            er[ep.Col("stock")] = std::to_string(products.Int(*r, "stock") + add);
-          }
-          if (restocks.empty()) continue;
-          t.user = absl::StrCat("Add ", add, " units to the stock of every ", category,
-                                " product that has fewer than ", below, " units.");
-          t.rounds = {{ts.Call("in_category", {category})}, restocks};
-        } else {
-          const int64_t price = products.Int(p, "price") + rng.Uniform(1, 20);
-          (*ep.Find(p[0]))[ep.Col("price")] = std::to_string(price);
-          t.user = absl::StrCat("Raise the price of the ", products.Get(p, "name"), " (category ",
-                                category, ") to ", price, ".");
-          t.rounds = {{locate(p)}, {ts.Call("set_price", {p[0], std::to_string(price)})}};
-        }
-        t.expected = std::move(expected);
-        return t;
-      }
-      default: {
-        const int64_t stock = products.Int(p, "stock");
-        if (stock < 2) continue;
-        const int64_t q = rng.Uniform(1, std::min<int64_t>(stock, 6));
-        std::set<std::string> people;
-        for (const Row& r : orders.rows) people.insert(orders.Get(r, "customer"));
-        const std::string customer = UniquePersonName(rng, &people);
-        Database expected = db;
-        Table& eo = *expected.Find("orders");
-        eo.rows.push_back({eo.NextKey("O"), p[0], customer, std::to_string(q)});
-        Table& ep = *expected.Find("products");
-        (*ep.Find(p[0]))[ep.Col("stock")] = std::to_string(stock - q);
-        t.user = absl::StrCat(customer, " buys ", q, " of the ", products.Get(p, "name"),
-                              " (category ", category, "). Record the order, take the units out ",
-                              "of stock, and answer with the amount to pay.");
-        t.rounds = {{locate(p)},
-                    {ts.Call("place_order", {p[0], customer, std::to_string(q)}),
-                     ts.Call("adjust_stock", {p[0], std::to_string(-q)})}};
-        t.answer = std::to_string(q * products.Int(p, "price"));
-        t.expected = std::move(expected);
-        return t;
-      }
+  return t;
+}
+
+// Level 0: a product's price.
+std::optional<AgentTask> Price(const Shop& c, const ProductDraw& d, Rng&) {
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat("What is the price of the ", c.products.Get(*d.p, "name"), " (category ",
+                        d.category, ")?");
+  t.rounds = {{Locate(c, *d.p)}};
+  t.answer = c.products.Get(*d.p, "price");
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 1: the product of a category with the most stock, or the most expensive one.
+std::optional<AgentTask> TopOfCategory(const Shop& c, const ProductDraw& d, Rng& rng) {
+  const bool by_stock = rng.Chance(0.5);
+  const Row* best = UniqueExtreme(c.products, d.in_cat, by_stock ? "stock" : "price", true);
+  if (best == nullptr) return std::nullopt;
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat("Which product in the ", d.category, " category ",
+                        by_stock ? "has the most units in stock" : "is the most expensive",
+                        "? Answer with its name.");
+  t.rounds = {{c.ts.Call("in_category", {d.category})}};
+  t.answer = c.products.Get(*best, "name");
+  t.match = AnswerMatch::kText;
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 2: what all of a customer's orders cost at today's prices (orders, then products).
+std::optional<AgentTask> CustomerSpending(const Shop& c, const ProductDraw&, Rng& rng) {
+  const Table& products = c.products;
+  const Table& orders = c.orders;
+  const Row& o = PickRow(orders, rng);
+  const std::string customer = orders.Get(o, "customer");
+  int64_t total = 0;
+  std::vector<ToolCall> lookups;
+  std::set<std::string> seen;
+  for (const Row* r : RowsWhere(orders, "customer", customer)) {
+    const Row& prod = *products.Find(orders.Get(*r, "sku"));
+    total += orders.Int(*r, "quantity") * products.Int(prod, "price");
+    if (seen.insert(prod[0]).second) lookups.push_back(c.ts.Call("product", {prod[0]}));
+  }
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat("How much have all of ", customer,
+                        "'s orders cost in total, at today's prices?");
+  t.rounds = {{c.ts.Call("orders_of", {customer})}, lookups};
+  t.answer = std::to_string(total);
+  return t;
+}
+
+// Level 3: restock a category's low products, or raise a product's price (verified by the final
+// database).
+std::optional<AgentTask> RestockOrReprice(const Shop& c, const ProductDraw& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& products = c.products;
+  const Row& p = *d.p;
+  AgentTask t = IntegerTask();
+  Database expected = c.db;
+  Table& ep = *expected.Find("products");
+  if (rng.Chance(0.5)) {
+    const int64_t below = rng.Uniform(10, 40), add = rng.Uniform(5, 30);
+    std::vector<ToolCall> restocks;
+    for (const Row* r : d.in_cat) {
+      if (products.Int(*r, "stock") >= below) continue;
+      restocks.push_back(ts.Call("restock", {(*r)[0], std::to_string(add)}));
+      Row& er = *ep.Find((*r)[0]);
+      er[ep.Col("stock")] = std::to_string(products.Int(*r, "stock") + add);
     }
+    if (restocks.empty()) return std::nullopt;
+    t.user = absl::StrCat("Add ", add, " units to the stock of every ", d.category,
+                          " product that has fewer than ", below, " units.");
+    t.rounds = {{ts.Call("in_category", {d.category})}, restocks};
+  } else {
+    const int64_t price = products.Int(p, "price") + rng.Uniform(1, 20);
+    (*ep.Find(p[0]))[ep.Col("price")] = std::to_string(price);
+    t.user = absl::StrCat("Raise the price of the ", products.Get(p, "name"), " (category ",
+                          d.category, ") to ", price, ".");
+    t.rounds = {{Locate(c, p)}, {ts.Call("set_price", {p[0], std::to_string(price)})}};
+  }
+  t.expected = std::move(expected);
+  return t;
+}
+
+// Level 4: a sale to a new customer: place the order, take the units out of stock, answer with
+// the bill.
+std::optional<AgentTask> Sale(const Shop& c, const ProductDraw& d, Rng& rng) {
+  const Table& products = c.products;
+  const Row& p = *d.p;
+  const int64_t stock = products.Int(p, "stock");
+  if (stock < 2) return std::nullopt;
+  const int64_t q = rng.Uniform(1, std::min<int64_t>(stock, 6));
+  std::set<std::string> people;
+  for (const Row& r : c.orders.rows) people.insert(c.orders.Get(r, "customer"));
+  const std::string customer = UniquePersonName(rng, &people);
+  Database expected = c.db;
+  Table& eo = *expected.Find("orders");
+  eo.rows.push_back({eo.NextKey("O"), p[0], customer, std::to_string(q)});
+  Table& ep = *expected.Find("products");
+  (*ep.Find(p[0]))[ep.Col("stock")] = std::to_string(stock - q);
+  AgentTask t = IntegerTask();
+  t.user = absl::StrCat(customer, " buys ", q, " of the ", products.Get(p, "name"), " (category ",
+                        d.category, "). Record the order, take the units out ",
+                        "of stock, and answer with the amount to pay.");
+  t.rounds = {{Locate(c, p)},
+              {c.ts.Call("place_order", {p[0], customer, std::to_string(q)}),
+               c.ts.Call("adjust_stock", {p[0], std::to_string(-q)})}};
+  t.answer = std::to_string(q * products.Int(p, "price"));
+  t.expected = std::move(expected);
+  return t;
+}
+
+// One attempt at a task of one level: the task, or nullopt when this draw cannot make one.
+using LevelTask = std::optional<AgentTask> (*)(const Shop&, const ProductDraw&, Rng&);
+// Level -> its task (the ladder of the file comment).
+constexpr LevelTask kLevelTasks[] = {Price, TopOfCategory, CustomerSpending, RestockOrReprice,
+                                     Sale};
+
+absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
+  const Shop c{db, ts, *db.Find("products"), *db.Find("orders")};
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const ProductDraw d = DrawProduct(c, rng);
+    if (std::optional<AgentTask> t = ForLevel(kLevelTasks, level)(c, d, rng)) return *std::move(t);
   }
   return absl::InternalError("shop_inventory: no task found for this database");
 }
