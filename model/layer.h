@@ -36,11 +36,11 @@ struct LayerActs {
   cpu::MlpActs mlp;
   cpu::MoeActs moe;
   // Lightning indexer.
-  std::vector<float> qi;              // [T, H_I, d_I] rope applied
-  std::vector<float> ki_pre, ki;      // [T, d_I] wk out; LayerNorm + rope
+  std::vector<float> qi;          // [T, H_I, d_I] rope applied
+  std::vector<float> ki_pre, ki;  // [T, d_I] wk out; LayerNorm + rope
   std::vector<float> ki_mean, ki_rstd;
-  std::vector<float> wi;              // [T, H_I] weights_proj out * H_I^-0.5
-  std::vector<int> indices;           // [T, topk] selected keys (sparse), -1 = empty
+  std::vector<float> wi;     // [T, H_I] weights_proj out * H_I^-0.5
+  std::vector<int> indices;  // [T, topk] selected keys (sparse), -1 = empty
   int topk = 0;
   // Gradients of the indexer loss w.r.t. qi, ki, wi (filled when the loss is computed).
   std::vector<float> dqi, dki, dwi;
@@ -48,24 +48,33 @@ struct LayerActs {
 };
 
 // x: [T, D] block input; pos: [T] position of each row within its sequence.
-void LayerProject(const Backend& be, LayerActs* a, const float* x, const int* pos, const LayerTensors& w,
-                  const ModelDims& d, const cpu::RopeTable& rope, int T);
+void LayerProject(const Backend& be, LayerActs* a, const float* x, const int* pos,
+                  const LayerTensors& w, const ModelDims& d, const cpu::RopeTable& rope, int T);
 
 // Attention for the T rows. attn_keys/index_keys locate each row's MLA keys and indexer keys.
 // `sparse` selects top-k with the indexer first (a.indices), else attends densely.
-void LayerAttend(const Backend& be, LayerActs* a, const cpu::KeyRows& attn_keys, const cpu::KeyRows& index_keys,
-                 const ModelDims& d, bool sparse);
+void LayerAttend(const Backend& be, LayerActs* a, const cpu::KeyRows& attn_keys,
+                 const cpu::KeyRows& index_keys, const ModelDims& d, bool sparse);
 
 // out: [T, D] block output. forced_experts: [T, k] or null.
-void LayerOutput(const Backend& be, float* out, LayerActs* a, const LayerTensors& w, const ModelDims& d,
-                 const int* forced_experts);
+void LayerOutput(const Backend& be, float* out, LayerActs* a, const LayerTensors& w,
+                 const ModelDims& d, const int* forced_experts);
+
+// MoE routing of many layers is laid out [T, n_moe_layers, k]; one MoE layer's is [T, k].
+// The [T, k] of MoE layer `moe_index` (0-based among the MoE layers) taken out of `all`.
+std::vector<int> MoeLayerExperts(const std::vector<int>& all, int T, int n_moe_layers, int k,
+                                 int moe_index);
+// Writes one MoE layer's experts [T, k] into all [T, n_moe_layers, k] at `moe_index`.
+void SetMoeLayerExperts(int* all, const int* layer_experts, int T, int n_moe_layers, int k,
+                        int moe_index);
 
 // Backward of the whole block given dout [T, D]; adds into dx [T, D] and parameter grads g.
 // When `lm` is false only the indexer-loss gradients are propagated (DSA warm-up).
 // `detach_indexer` stops indexer-loss gradients at the indexer's inputs (c_q and the normed x).
-void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const float* dout, const LayerActs& a,
-                   const LayerTensors& w, const ModelDims& d, const cpu::RopeTable& rope,
-                   const int* pos, const cpu::KeyRows& attn_keys, bool lm, bool detach_indexer);
+void LayerBackward(const Backend& be, float* dx, const LayerTensors& g, const float* dout,
+                   const LayerActs& a, const LayerTensors& w, const ModelDims& d,
+                   const cpu::RopeTable& rope, const int* pos, const cpu::KeyRows& attn_keys,
+                   bool lm, bool detach_indexer);
 
 }  // namespace dsarl::model
 

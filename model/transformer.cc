@@ -32,7 +32,9 @@ absl::Status Transformer::Validate(const PackedBatch& b) const {
   }
   for (size_t i = 1; i < b.seq_start.size(); ++i) {
     const int len = b.seq_start[i] - b.seq_start[i - 1];
-    if (len <= 0) return absl::InvalidArgumentError(absl::StrCat("batch: sequence ", i - 1, " is empty"));
+    if (len <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("batch: sequence ", i - 1, " is empty"));
+    }
     if (len > dims_.max_pos) {
       return absl::InvalidArgumentError(absl::StrCat("batch: sequence ", i - 1, " has ", len,
                                                      " tokens, more than max_position_embeddings ",
@@ -48,8 +50,8 @@ absl::Status Transformer::Validate(const PackedBatch& b) const {
                                                      t, " is outside the vocabulary"));
     }
     if (b.targets[t] < -1 || b.targets[t] >= dims_.vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("batch: target ", b.targets[t], " at ", t,
-                                                     " is outside the vocabulary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch: target ", b.targets[t], " at ", t, " is outside the vocabulary"));
     }
   }
   if (!b.kept.empty()) {
@@ -65,17 +67,17 @@ absl::Status Transformer::Validate(const PackedBatch& b) const {
         }
       }
       if (std::find(k.begin(), k.end(), b.targets[t]) == k.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("batch: target ", b.targets[t], " at ", t,
-                                                       " is not in its kept set"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("batch: target ", b.targets[t], " at ", t, " is not in its kept set"));
       }
     }
   }
   const int K = dims_.experts_per_tok, M = dims_.n_moe_layers();
   if (!b.forced_experts.empty()) {
     if (b.forced_experts.size() != size_t(T) * M * K) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "batch: forced_experts has ", b.forced_experts.size(), " entries, expected ",
-          size_t(T) * M * K, " (tokens x MoE layers x experts_per_tok)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch: forced_experts has ", b.forced_experts.size(), " entries, expected ",
+                       size_t(T) * M * K, " (tokens x MoE layers x experts_per_tok)"));
     }
     for (size_t i = 0; i < b.forced_experts.size(); i += K) {
       for (int k = 0; k < K; ++k) {
@@ -85,7 +87,8 @@ absl::Status Transformer::Validate(const PackedBatch& b) const {
         }
         for (int j = 0; j < k; ++j) {
           if (b.forced_experts[i + j] == e) {
-            return absl::InvalidArgumentError(absl::StrCat("batch: forced expert ", e, " repeated"));
+            return absl::InvalidArgumentError(
+                absl::StrCat("batch: forced expert ", e, " repeated"));
           }
         }
       }
@@ -115,70 +118,86 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
     return absl::InvalidArgumentError("forward: temperature must be positive and finite");
   }
   have_forward_ = false;
-  const Backend& be = *backend_;
   batch_ = batch;
   options_ = options;
   const ModelDims& d = dims_;
-  const int T = batch.tokens.size(), D = d.d_model, K = d.experts_per_tok;
-  const int M = d.n_moe_layers();
+  const int T = batch.tokens.size(), D = d.d_model, M = d.n_moe_layers();
   pos_.resize(T);
   for (size_t s = 0; s + 1 < batch.seq_start.size(); ++s) {
-    for (int t = batch.seq_start[s]; t < batch.seq_start[s + 1]; ++t) pos_[t] = t - batch.seq_start[s];
+    for (int t = batch.seq_start[s]; t < batch.seq_start[s + 1]; ++t) {
+      pos_[t] = t - batch.seq_start[s];
+    }
   }
-  const bool sparse = options.mode == AttentionMode::kSparse;
-  const bool idx_loss = options.indexer_loss || options.mode == AttentionMode::kDenseWarmup;
   ForwardResult r;
-  if (M > 0) r.routed_experts.resize(size_t(T) * M * K);
+  if (M > 0) r.routed_experts.resize(size_t(T) * M * d.experts_per_tok);
   std::vector<float> x(size_t(T) * D), next(size_t(T) * D);
-  be.embedding_forward(x.data(), batch.tokens.data(), w_.embed, T, D);
+  backend_->embedding_forward(x.data(), batch.tokens.data(), w_.embed, T, D);
   acts_.resize(d.n_layers);
   int moe_index = 0;
   for (int l = 0; l < d.n_layers; ++l) {
-    LayerActs& a = acts_[l];
-    const LayerTensors& lw = w_.layers[l];
-    LayerProject(be, &a, x.data(), pos_.data(), lw, d, rope_, T);
-    const cpu::KeyRows attn_keys = Keys(a.kv, d.kv_dim());
-    const cpu::KeyRows index_keys = Keys(a.ki, d.index_dim);
-    LayerAttend(be, &a, attn_keys, index_keys, d, sparse);
-    if (idx_loss) {
-      cpu::AttentionShape sh{d.n_heads, d.d_c, d.rope, d.attn_scale()};
-      cpu::KeyRows target_keys = attn_keys;
-      const bool selected = a.topk > 0;  // false when the top-k covered every row
-      if (selected) {
-        target_keys.indices = a.indices.data();
-        target_keys.topk = a.topk;
-      }
-      auto target = [&](int row, float* p) {
-        be.attention_target_row(p, a.qabs.data() + size_t(row) * d.n_heads * d.kv_dim(),
-                                a.lse.data() + size_t(row) * d.n_heads, target_keys, row, sh);
-      };
-      a.dqi.assign(a.qi.size(), 0.0f);
-      a.dki.assign(a.ki.size(), 0.0f);
-      a.dwi.assign(a.wi.size(), 0.0f);
-      cpu::IndexerLossStats st = be.indexer_loss(
-          a.dqi.data(), a.dki.data(), a.dwi.data(), a.qi.data(), a.ki.data(), a.wi.data(),
-          index_keys, selected ? a.indices.data() : nullptr, d.index_topk, target,
-          cpu::IndexerShape{d.index_heads, d.index_dim}, T, T, options.indexer_loss_scale);
-      a.has_indexer_grad = true;
-      r.indexer.push_back({st.kl_sum, st.recall_sum, st.rows, st.recall_rows});
-    }
-    std::vector<int> forced;
-    if (lw.moe && !batch.forced_experts.empty()) {
-      forced.resize(size_t(T) * K);
-      for (int t = 0; t < T; ++t) {
-        std::copy_n(&batch.forced_experts[(size_t(t) * M + moe_index) * K], K, &forced[size_t(t) * K]);
-      }
-    }
-    LayerOutput(be, next.data(), &a, lw, d, forced.empty() ? nullptr : forced.data());
-    if (lw.moe) {
-      for (int t = 0; t < T; ++t) {
-        std::copy_n(&a.moe.experts[size_t(t) * K], K,
-                    &r.routed_experts[(size_t(t) * M + moe_index) * K]);
-      }
-      ++moe_index;
-    }
+    ForwardLayer(l, moe_index, x.data(), next.data(), &r);
+    if (w_.layers[l].moe) ++moe_index;
     std::swap(x, next);
   }
+  HeadForward(x, &r);
+  have_forward_ = true;
+  return r;
+}
+
+void Transformer::ForwardLayer(int l, int moe_index, const float* x, float* out, ForwardResult* r) {
+  const Backend& be = *backend_;
+  const ModelDims& d = dims_;
+  const int T = batch_.tokens.size(), K = d.experts_per_tok, M = d.n_moe_layers();
+  LayerActs& a = acts_[l];
+  const LayerTensors& lw = w_.layers[l];
+  LayerProject(be, &a, x, pos_.data(), lw, d, rope_, T);
+  const cpu::KeyRows attn_keys = Keys(a.kv, d.kv_dim());
+  const cpu::KeyRows index_keys = Keys(a.ki, d.index_dim);
+  LayerAttend(be, &a, attn_keys, index_keys, d, options_.mode == AttentionMode::kSparse);
+  if (options_.indexer_loss || options_.mode == AttentionMode::kDenseWarmup) {
+    r->indexer.push_back(LayerIndexerLoss(&a, attn_keys, index_keys));
+  }
+  std::vector<int> forced;
+  if (lw.moe && !batch_.forced_experts.empty()) {
+    forced = MoeLayerExperts(batch_.forced_experts, T, M, K, moe_index);
+  }
+  LayerOutput(be, out, &a, lw, d, forced.empty() ? nullptr : forced.data());
+  if (lw.moe) {
+    SetMoeLayerExperts(r->routed_experts.data(), a.moe.experts.data(), T, M, K, moe_index);
+  }
+}
+
+LayerIndexerStats Transformer::LayerIndexerLoss(LayerActs* a, const cpu::KeyRows& attn_keys,
+                                                const cpu::KeyRows& index_keys) {
+  const Backend& be = *backend_;
+  const ModelDims& d = dims_;
+  const int T = batch_.tokens.size();
+  cpu::AttentionShape sh{d.n_heads, d.d_c, d.rope, d.attn_scale()};
+  cpu::KeyRows target_keys = attn_keys;
+  const bool selected = a->topk > 0;  // false when the top-k covered every row
+  if (selected) {
+    target_keys.indices = a->indices.data();
+    target_keys.topk = a->topk;
+  }
+  auto target = [&](int row, float* p) {
+    be.attention_target_row(p, a->qabs.data() + size_t(row) * d.n_heads * d.kv_dim(),
+                            a->lse.data() + size_t(row) * d.n_heads, target_keys, row, sh);
+  };
+  a->dqi.assign(a->qi.size(), 0.0f);
+  a->dki.assign(a->ki.size(), 0.0f);
+  a->dwi.assign(a->wi.size(), 0.0f);
+  cpu::IndexerLossStats st = be.indexer_loss(
+      a->dqi.data(), a->dki.data(), a->dwi.data(), a->qi.data(), a->ki.data(), a->wi.data(),
+      index_keys, selected ? a->indices.data() : nullptr, d.index_topk, target,
+      cpu::IndexerShape{d.index_heads, d.index_dim}, T, T, options_.indexer_loss_scale);
+  a->has_indexer_grad = true;
+  return {st.kl_sum, st.recall_sum, st.rows, st.recall_rows};
+}
+
+void Transformer::HeadForward(const std::vector<float>& x, ForwardResult* r) {
+  const Backend& be = *backend_;
+  const ModelDims& d = dims_;
+  const int T = batch_.tokens.size(), D = d.d_model;
   x_final_ = x;
   xn_final_.resize(size_t(T) * D);
   rstd_final_.resize(T);
@@ -186,16 +205,15 @@ absl::StatusOr<ForwardResult> Transformer::Forward(const PackedBatch& batch,
                      -1);
   logits_.resize(size_t(T) * d.vocab);
   be.matmul_forward(logits_.data(), xn_final_.data(), w_.lm_head, T, D, d.vocab, false, -1, -1);
-  if (options.temperature != 1.0f) {
-    const float inv = 1.0f / options.temperature;
+  if (options_.temperature != 1.0f) {
+    const float inv = 1.0f / options_.temperature;
     for (float& z : logits_) z *= inv;
   }
-  r.logp.resize(T);
-  if (options.entropy) r.entropy.resize(T);
-  be.logprob_forward(r.logp.data(), options.entropy ? r.entropy.data() : nullptr, logits_.data(),
-                      batch.targets.data(), batch.kept.empty() ? nullptr : &batch.kept, T, d.vocab);
-  have_forward_ = true;
-  return r;
+  r->logp.resize(T);
+  if (options_.entropy) r->entropy.resize(T);
+  be.logprob_forward(r->logp.data(), options_.entropy ? r->entropy.data() : nullptr, logits_.data(),
+                     batch_.targets.data(), batch_.kept.empty() ? nullptr : &batch_.kept, T,
+                     d.vocab);
 }
 
 absl::Status Transformer::Backward(const float* dlogp) {
@@ -208,7 +226,7 @@ absl::Status Transformer::Backward(const float* dlogp) {
   if (lm) {
     std::vector<float> dlogits(size_t(T) * d.vocab, 0.0f), dxn(size_t(T) * D, 0.0f);
     be.logprob_backward(dlogits.data(), dlogp, logits_.data(), batch_.targets.data(),
-                         batch_.kept.empty() ? nullptr : &batch_.kept, T, d.vocab);
+                        batch_.kept.empty() ? nullptr : &batch_.kept, T, d.vocab);
     if (options_.temperature != 1.0f) {  // logits_ = raw / temperature
       const float inv = 1.0f / options_.temperature;
       for (float& g : dlogits) g *= inv;

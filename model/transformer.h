@@ -16,9 +16,9 @@
 namespace dsarl::model {
 
 struct PackedBatch {
-  std::vector<int> tokens;      // [T] all sequences back to back
-  std::vector<int> seq_start;   // [n + 1] sequence i is tokens[seq_start[i], seq_start[i+1])
-  std::vector<int> targets;     // [T] token to score at each position (-1: none)
+  std::vector<int> tokens;     // [T] all sequences back to back
+  std::vector<int> seq_start;  // [n + 1] sequence i is tokens[seq_start[i], seq_start[i+1])
+  std::vector<int> targets;    // [T] token to score at each position (-1: none)
   // Optional [T]: the kept top-k/top-p set at each position; logp is renormalized over it (SPEC
   // §3, keep sampling mask). Empty vector (or empty entry) = the whole vocabulary.
   std::vector<std::vector<int>> kept;
@@ -38,17 +38,17 @@ struct ForwardOptions {
 };
 
 struct LayerIndexerStats {
-  double kl_sum = 0;       // sum over rows of the indexer KL
-  double recall_sum = 0;   // sum over rows of dense attention mass inside the top-k (dense modes;
-                           // rows that see more than index_topk keys)
+  double kl_sum = 0;      // sum over rows of the indexer KL
+  double recall_sum = 0;  // sum over rows of dense attention mass inside the top-k (dense modes;
+                          // rows that see more than index_topk keys)
   int rows = 0;
   int recall_rows = 0;
 };
 
 struct ForwardResult {
-  std::vector<float> logp;            // [T] log-prob of targets[t] (0 where target is -1)
-  std::vector<float> entropy;         // [T] when requested
-  std::vector<int> routed_experts;    // [T, n_moe_layers, experts_per_tok]
+  std::vector<float> logp;                 // [T] log-prob of targets[t] (0 where target is -1)
+  std::vector<float> entropy;              // [T] when requested
+  std::vector<int> routed_experts;         // [T, n_moe_layers, experts_per_tok]
   std::vector<LayerIndexerStats> indexer;  // per layer, when the indexer loss was computed
 };
 
@@ -82,6 +82,15 @@ class Transformer {
  private:
   absl::Status Validate(const PackedBatch& batch) const;
   cpu::KeyRows Keys(const std::vector<float>& buf, int width) const;
+  // Forward of layer l of the saved batch (the moe_index-th MoE layer when it is one):
+  // x [T, D] -> out [T, D]; records its routing, and its indexer loss when the options ask.
+  void ForwardLayer(int l, int moe_index, const float* x, float* out, ForwardResult* r);
+  // SPEC §2's indexer loss of one layer against its attention; keeps the gradients in `a`.
+  LayerIndexerStats LayerIndexerLoss(LayerActs* a, const cpu::KeyRows& attn_keys,
+                                     const cpu::KeyRows& index_keys);
+  // Final norm, lm_head and temperature on the last layer's output x [T, D]; the targets'
+  // log-probs (and entropy) into r.
+  void HeadForward(const std::vector<float>& x, ForwardResult* r);
 
   ModelDims dims_;
   const Backend* backend_ = &CpuBackend();
