@@ -4,6 +4,7 @@
 // or a new title (verified by the final database); handing a leaver's reports to their manager.
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -128,102 +129,156 @@ absl::StatusOr<Database> MakeDb(const proto::EnvSpec& spec) {
   return db;
 }
 
-absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
-  const Table& e = *db.Find("employees");
+// The directory a task maker reads.
+struct Directory {
+  const Database& db;
+  const ToolSet& ts;
+  const Table& e;
+};
+
+// What every attempt at a task draws first: an employee, their manager's id ("" for the top) and
+// their direct reports.
+struct EmployeeDraw {
+  const Row* p;
+  std::string name;
+  std::string manager;
+  std::vector<const Row*> reports;
+};
+
+EmployeeDraw DrawEmployee(const Directory& c, Rng& rng) {
+  EmployeeDraw d;
+  d.p = &PickRow(c.e, rng);
+  d.name = c.e.Get(*d.p, "name");
+  d.manager = c.e.Get(*d.p, "manager_id");
+  d.reports = RowsWhere(c.e, "manager_id", (*d.p)[0]);
+  return d;
+}
+
+// Level 0: an employee's job title.
+std::optional<AgentTask> JobTitle(const Directory& c, const EmployeeDraw& d, Rng&) {
   AgentTask t;
+  t.user = absl::StrCat("What is ", d.name, "'s job title?");
+  t.rounds = {{c.ts.Call("find", {d.name})}};
+  t.answer = c.e.Get(*d.p, "title");
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 1: an employee's office, or how many people work in their department.
+std::optional<AgentTask> OfficeOrHeadcount(const Directory& c, const EmployeeDraw& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& e = c.e;
+  AgentTask t;
+  if (rng.Chance(0.5)) {
+    t.user = absl::StrCat("In which office does ", d.name, " work?");
+    t.rounds = {{ts.Call("find", {d.name})}, {ts.Call("employee", {(*d.p)[0]})}};
+    t.answer = e.Get(*d.p, "office");
+    t.answer_is_lookup = true;
+    return t;
+  }
+  const std::string dept = e.Get(*d.p, "department");
+  t.user = absl::StrCat("How many people work in the ", dept, " department?");
+  t.rounds = {{ts.Has("count_department") ? ts.Call("count_department", {dept})
+                                          : ts.Call("in_department", {dept})}};
+  t.answer = std::to_string(RowsWhere(e, "department", dept).size());
+  t.answer_is_lookup = ts.Has("count_department");
+  t.match = AnswerMatch::kInteger;
+  return t;
+}
+
+// Level 2: who manages an employee's manager (a walk up the tree), or how many direct reports the
+// employee has.
+std::optional<AgentTask> WalkTheTree(const Directory& c, const EmployeeDraw& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& e = c.e;
+  const std::string& id = (*d.p)[0];
+  AgentTask t;
+  if (rng.Chance(0.5)) {
+    if (d.manager.empty()) return std::nullopt;
+    const Row& m = *e.Find(d.manager);
+    const std::string grand = e.Get(m, "manager_id");
+    if (grand.empty()) return std::nullopt;
+    t.user =
+        absl::StrCat("Who is the manager of ", d.name, "'s manager? Answer with the full name.");
+    t.rounds = {{ts.Call("find", {d.name})},
+                {ts.Call("employee", {id})},
+                {ts.Call("employee", {d.manager})},
+                {ts.Call("employee", {grand})}};
+    t.answer = e.Get(*e.Find(grand), "name");
+    t.answer_is_lookup = true;
+    return t;
+  }
+  t.user = absl::StrCat("How many direct reports does ", d.name, " have?");
+  t.rounds = {{ts.Call("find", {d.name})}, {ts.Call("reports", {id})}};
+  t.answer = std::to_string(d.reports.size());
+  t.match = AnswerMatch::kInteger;
+  return t;
+}
+
+// Level 3: transfer an employee to another department, or promote them (verified by the final
+// database).
+std::optional<AgentTask> TransferOrPromote(const Directory& c, const EmployeeDraw& d, Rng& rng) {
+  const ToolSet& ts = c.ts;
+  const Table& e = c.e;
+  const Row& p = *d.p;
+  AgentTask t;
+  Database expected = c.db;
+  Table& ee = *expected.Find("employees");
+  Row& row = *ee.Find(p[0]);
+  if (rng.Chance(0.5)) {
+    std::string dept;
+    do {
+      dept = rng.Pick(kDepartments);
+    } while (dept == e.Get(p, "department"));
+    row[ee.Col("department")] = dept;
+    t.user = absl::StrCat("Transfer ", d.name, " to the ", dept, " department.");
+    t.rounds = {{ts.Call("find", {d.name})}, {ts.Call("transfer", {p[0], dept})}};
+  } else {
+    const std::string title = absl::StrCat("senior ", e.Get(p, "title"));
+    row[ee.Col("title")] = title;
+    t.user = absl::StrCat("Promote ", d.name, ": their new job title is \"", title, "\".");
+    t.rounds = {{ts.Call("find", {d.name})}, {ts.Call("set_title", {p[0], title})}};
+  }
+  t.expected = std::move(expected);
+  return t;
+}
+
+// Level 4: an employee leaves; their direct reports move to their manager. The answer is how
+// many moved.
+std::optional<AgentTask> Leaver(const Directory& c, const EmployeeDraw& d, Rng&) {
+  const ToolSet& ts = c.ts;
+  const std::string& id = (*d.p)[0];
+  if (d.manager.empty() || d.reports.empty()) return std::nullopt;
+  Database expected = c.db;
+  Table& ee = *expected.Find("employees");
+  std::vector<ToolCall> moves;
+  for (const Row* r : d.reports) {
+    (*ee.Find((*r)[0]))[ee.Col("manager_id")] = d.manager;
+    moves.push_back(ts.Call("set_manager", {(*r)[0], d.manager}));
+  }
+  AgentTask t;
+  t.user = absl::StrCat(d.name, " is leaving. Make everyone who reports directly to ", d.name,
+                        " report to ", d.name, "'s manager instead, and answer with how many ",
+                        "people you moved.");
+  t.rounds = {
+      {ts.Call("find", {d.name})}, {ts.Call("employee", {id}), ts.Call("reports", {id})}, moves};
+  t.answer = std::to_string(d.reports.size());
+  t.match = AnswerMatch::kInteger;
+  t.expected = std::move(expected);
+  return t;
+}
+
+// One attempt at a task of one level: the task, or nullopt when this draw cannot make one.
+using LevelTask = std::optional<AgentTask> (*)(const Directory&, const EmployeeDraw&, Rng&);
+// Level -> its task (the ladder of the file comment).
+constexpr LevelTask kLevelTasks[] = {JobTitle, OfficeOrHeadcount, WalkTheTree, TransferOrPromote,
+                                     Leaver};
+
+absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
+  const Directory c{db, ts, *db.Find("employees")};
   for (int attempt = 0; attempt < 50; ++attempt) {
-    const Row& p = PickRow(e, rng);
-    const std::string name = e.Get(p, "name");
-    const std::string manager = e.Get(p, "manager_id");
-    const auto reports = RowsWhere(e, "manager_id", p[0]);
-    switch (level) {
-      case 0:
-        t.user = absl::StrCat("What is ", name, "'s job title?");
-        t.rounds = {{ts.Call("find", {name})}};
-        t.answer = e.Get(p, "title");
-        t.answer_is_lookup = true;
-        return t;
-      case 1: {
-        if (rng.Chance(0.5)) {
-          t.user = absl::StrCat("In which office does ", name, " work?");
-          t.rounds = {{ts.Call("find", {name})}, {ts.Call("employee", {p[0]})}};
-          t.answer = e.Get(p, "office");
-          t.answer_is_lookup = true;
-          return t;
-        }
-        const std::string dept = e.Get(p, "department");
-        t.user = absl::StrCat("How many people work in the ", dept, " department?");
-        t.rounds = {{ts.Has("count_department") ? ts.Call("count_department", {dept})
-                                                : ts.Call("in_department", {dept})}};
-        t.answer = std::to_string(RowsWhere(e, "department", dept).size());
-        t.answer_is_lookup = ts.Has("count_department");
-        t.match = AnswerMatch::kInteger;
-        return t;
-      }
-      case 2: {
-        if (rng.Chance(0.5)) {
-          if (manager.empty()) continue;
-          const Row& m = *e.Find(manager);
-          const std::string grand = e.Get(m, "manager_id");
-          if (grand.empty()) continue;
-          t.user = absl::StrCat("Who is the manager of ", name,
-                                "'s manager? Answer with the full name.");
-          t.rounds = {{ts.Call("find", {name})},
-                      {ts.Call("employee", {p[0]})},
-                      {ts.Call("employee", {manager})},
-                      {ts.Call("employee", {grand})}};
-          t.answer = e.Get(*e.Find(grand), "name");
-          t.answer_is_lookup = true;
-          return t;
-        }
-        t.user = absl::StrCat("How many direct reports does ", name, " have?");
-        t.rounds = {{ts.Call("find", {name})}, {ts.Call("reports", {p[0]})}};
-        t.answer = std::to_string(reports.size());
-        t.match = AnswerMatch::kInteger;
-        return t;
-      }
-      case 3: {
-        Database expected = db;
-        Table& ee = *expected.Find("employees");
-        Row& row = *ee.Find(p[0]);
-        if (rng.Chance(0.5)) {
-          std::string dept;
-          do {
-            dept = rng.Pick(kDepartments);
-          } while (dept == e.Get(p, "department"));
-          row[ee.Col("department")] = dept;
-          t.user = absl::StrCat("Transfer ", name, " to the ", dept, " department.");
-          t.rounds = {{ts.Call("find", {name})}, {ts.Call("transfer", {p[0], dept})}};
-        } else {
-          const std::string title = absl::StrCat("senior ", e.Get(p, "title"));
-          row[ee.Col("title")] = title;
-          t.user = absl::StrCat("Promote ", name, ": their new job title is \"", title, "\".");
-          t.rounds = {{ts.Call("find", {name})}, {ts.Call("set_title", {p[0], title})}};
-        }
-        t.expected = std::move(expected);
-        return t;
-      }
-      default: {
-        if (manager.empty() || reports.empty()) continue;
-        Database expected = db;
-        Table& ee = *expected.Find("employees");
-        std::vector<ToolCall> moves;
-        for (const Row* r : reports) {
-          (*ee.Find((*r)[0]))[ee.Col("manager_id")] = manager;
-          moves.push_back(ts.Call("set_manager", {(*r)[0], manager}));
-        }
-        t.user = absl::StrCat(name, " is leaving. Make everyone who reports directly to ", name,
-                              " report to ", name, "'s manager instead, and answer with how many ",
-                              "people you moved.");
-        t.rounds = {{ts.Call("find", {name})},
-                    {ts.Call("employee", {p[0]}), ts.Call("reports", {p[0]})},
-                    moves};
-        t.answer = std::to_string(reports.size());
-        t.match = AnswerMatch::kInteger;
-        t.expected = std::move(expected);
-        return t;
-      }
-    }
+    const EmployeeDraw d = DrawEmployee(c, rng);
+    if (std::optional<AgentTask> t = ForLevel(kLevelTasks, level)(c, d, rng)) return *std::move(t);
   }
   return absl::InternalError("company_directory: no task found for this database");
 }
