@@ -270,61 +270,109 @@ void CheckAttention(bool sparse) {
 TEST(OpGradients, AttentionDense) { CheckAttention(false); }
 TEST(OpGradients, AttentionSparse) { CheckAttention(true); }
 
-void CheckIndexerLoss(bool sparse) {
-  auto rng = Rng(sparse ? "grad_indexer_sparse" : "grad_indexer_dense");
-  const std::vector<int> lengths = {6, 5};
-  const int T = 11, HI = 2, dI = 4, topk = 3;
-  const cpu::IndexerShape sh{HI, dI};
-  const std::vector<int> start_of = SequenceStarts(lengths);
-  std::vector<int> n_keys, support;  // support: the row's most recent keys, -1 padded
-  for (int t = 0; t < T; ++t) {
-    n_keys.push_back(t - start_of[t] + 1);
+// The rows of the indexer-loss cases: two causal sequences.
+struct IndexerRows {
+  std::vector<int> lengths;
+  int T = 0;
+  std::vector<int> start_of;  // [T] first row of each row's sequence
+  std::vector<int> n_keys;    // [T] keys visible to each row
+  std::vector<int> support;   // [T, topk] each row's most recent keys, -1 padded
+};
+
+IndexerRows MakeIndexerRows(const std::vector<int>& lengths, int topk) {
+  IndexerRows r;
+  r.lengths = lengths;
+  r.T = std::accumulate(lengths.begin(), lengths.end(), 0);
+  r.start_of = SequenceStarts(lengths);
+  for (int t = 0; t < r.T; ++t) {
+    r.n_keys.push_back(t - r.start_of[t] + 1);
     std::vector<int> row(topk, -1);
-    for (int j = 0; j < std::min(topk, n_keys[t]); ++j) row[j] = n_keys[t] - 1 - j;
-    support.insert(support.end(), row.begin(), row.end());
+    for (int j = 0; j < std::min(topk, r.n_keys[t]); ++j) row[j] = r.n_keys[t] - 1 - j;
+    r.support.insert(r.support.end(), row.begin(), row.end());
   }
-  auto rows = [=](const std::vector<float>& k) { return CausalRows(k.data(), dI, lengths); };
-  // Fixed target distributions over each row's support.
-  std::vector<std::vector<float>> target(T);
-  for (int i = 0; i < T; ++i) {
-    const int m = sparse ? topk : n_keys[i];
+  return r;
+}
+
+// Fixed target distributions over each row's support (0 on a sparse support's empty slots).
+std::vector<std::vector<float>> IndexerTargets(std::mt19937_64& rng, const IndexerRows& rows,
+                                               bool sparse, int topk) {
+  std::vector<std::vector<float>> target(rows.T);
+  for (int i = 0; i < rows.T; ++i) {
+    const int m = sparse ? topk : rows.n_keys[i];
     double sum = 0;
     for (int j = 0; j < m; ++j) {
-      const bool valid = !sparse || support[size_t(i) * topk + j] >= 0;
+      const bool valid = !sparse || rows.support[size_t(i) * topk + j] >= 0;
       target[i].push_back(valid ? std::exp(float(rng() % 100) / 50.0f) : 0.0f);
       sum += target[i].back();
     }
     for (float& p : target[i]) p = float(p / sum);
   }
+  return target;
+}
+
+// q_j . k_s in double, for query q [T, HI, dI] of row i, head j, and key row `key` of k [T, dI].
+double QueryKeyDot(const std::vector<float>& q, const std::vector<float>& k, int HI, int dI, int i,
+                   int j, int key) {
+  double d = 0;
+  for (int e = 0; e < dI; ++e) {
+    d += double(q[(size_t(i) * HI + j) * dI + e]) * k[size_t(key) * dI + e];
+  }
+  return d;
+}
+
+// Redraws each row's queries until every ReLU input q_j . k_s is clear of 0, so that random
+// directions of norm h stay on x's piece.
+void KeepReluInputsClear(std::mt19937_64& rng, std::vector<float>* q, const std::vector<float>& k,
+                         const IndexerRows& rows, int HI, int dI) {
+  for (int i = 0; i < rows.T; ++i) {
+    for (int tries = 0; tries < 1000; ++tries) {
+      bool clear = true;
+      for (int s = 0; s < rows.n_keys[i] && clear; ++s) {
+        for (int j = 0; j < HI && clear; ++j) {
+          clear = std::abs(QueryKeyDot(*q, k, HI, dI, i, j, rows.start_of[i] + s)) > 0.05;
+        }
+      }
+      if (clear) break;
+      const std::vector<float> fresh = Normal(rng, size_t(HI) * dI);
+      std::copy(fresh.begin(), fresh.end(), q->begin() + size_t(i) * HI * dI);
+    }
+  }
+}
+
+// The same ReLU pattern at inputs a and b ({q, k, w}): every query-key dot product keeps its sign.
+bool SameReluPattern(const Tensors& a, const Tensors& b, const IndexerRows& rows, int HI, int dI) {
+  for (int i = 0; i < rows.T; ++i) {
+    for (int s = 0; s < rows.n_keys[i]; ++s) {
+      for (int j = 0; j < HI; ++j) {
+        const int key = rows.start_of[i] + s;
+        if ((QueryKeyDot(a[0], a[1], HI, dI, i, j, key) > 0) !=
+            (QueryKeyDot(b[0], b[1], HI, dI, i, j, key) > 0)) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+void CheckIndexerLoss(bool sparse) {
+  auto rng = Rng(sparse ? "grad_indexer_sparse" : "grad_indexer_dense");
+  const int HI = 2, dI = 4, topk = 3;
+  const cpu::IndexerShape sh{HI, dI};
+  const IndexerRows ir = MakeIndexerRows({6, 5}, topk);
+  const int T = ir.T;
+  auto rows = [=](const std::vector<float>& k) { return CausalRows(k.data(), dI, ir.lengths); };
+  const std::vector<std::vector<float>> target = IndexerTargets(rng, ir, sparse, topk);
   cpu::TargetFn fn = [target](int row, float* p) {
     std::copy(target[row].begin(), target[row].end(), p);
   };
   GradCase c{sparse ? "indexer_loss_sparse" : "indexer_loss_dense",
              {"q", "k", "w"},
              {Normal(rng, T * HI * dI), Normal(rng, T * dI), Normal(rng, T * HI)}};
-  const std::vector<int> sup_copy = support;
-  // Keep every ReLU input clear of 0, so that random directions of norm h stay on x's piece.
-  auto dot = [&](int i, int j, int key) {
-    double d = 0;
-    for (int e = 0; e < dI; ++e) {
-      d += double(c.inputs[0][(size_t(i) * HI + j) * dI + e]) * c.inputs[1][size_t(key) * dI + e];
-    }
-    return d;
-  };
-  for (int i = 0; i < T; ++i) {
-    for (int tries = 0; tries < 1000; ++tries) {
-      bool clear = true;
-      for (int s = 0; s < n_keys[i] && clear; ++s) {
-        for (int j = 0; j < HI && clear; ++j) clear = std::abs(dot(i, j, start_of[i] + s)) > 0.05;
-      }
-      if (clear) break;
-      const std::vector<float> fresh = Normal(rng, size_t(HI) * dI);
-      std::copy(fresh.begin(), fresh.end(), c.inputs[0].begin() + size_t(i) * HI * dI);
-    }
-  }
+  KeepReluInputsClear(rng, &c.inputs[0], c.inputs[1], ir, HI, dI);
   c.loss = [=](const Backend& be, const Tensors& in) {
     return 0.5 * be.indexer_loss(nullptr, nullptr, nullptr, in[0].data(), in[1].data(),
-                                 in[2].data(), rows(in[1]), sparse ? sup_copy.data() : nullptr,
+                                 in[2].data(), rows(in[1]), sparse ? ir.support.data() : nullptr,
                                  topk, fn, sh, T, T, 0.5f)
                      .kl_sum;
   };
@@ -332,25 +380,11 @@ void CheckIndexerLoss(bool sparse) {
     Tensors g = {std::vector<float>(in[0].size()), std::vector<float>(in[1].size()),
                  std::vector<float>(in[2].size())};
     be.indexer_loss(g[0].data(), g[1].data(), g[2].data(), in[0].data(), in[1].data(), in[2].data(),
-                    rows(in[1]), sparse ? sup_copy.data() : nullptr, topk, fn, sh, T, T, 0.5f);
+                    rows(in[1]), sparse ? ir.support.data() : nullptr, topk, fn, sh, T, T, 0.5f);
     return g;
   };
-  // The same ReLU pattern: every query-key dot product keeps its sign.
   c.same_piece = [=](const Tensors& a, const Tensors& b) {
-    for (int i = 0; i < T; ++i) {
-      for (int s = 0; s < n_keys[i]; ++s) {
-        for (int j = 0; j < HI; ++j) {
-          double da = 0, db = 0;
-          for (int e = 0; e < dI; ++e) {
-            const size_t qe = (size_t(i) * HI + j) * dI + e, ke = size_t(start_of[i] + s) * dI + e;
-            da += double(a[0][qe]) * a[1][ke];
-            db += double(b[0][qe]) * b[1][ke];
-          }
-          if ((da > 0) != (db > 0)) return false;
-        }
-      }
-    }
-    return true;
+    return SameReluPattern(a, b, ir, HI, dI);
   };
   CheckGradients(c, CaseSeed(c.op + "_dirs"));
 }

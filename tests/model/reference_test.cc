@@ -44,6 +44,52 @@ struct Case {
   bool yarn = false;
 };
 
+// What the reference script reads besides the checkpoint: the batch, the options, and dlogp.
+Json BatchJson(const PackedBatch& b, const Case& c, const ForwardOptions& o,
+               const std::vector<float>& dlogp) {
+  Json batch = Json::Object();
+  batch.Set("tokens", IntArray(b.tokens));
+  batch.Set("seq_start", IntArray(b.seq_start));
+  batch.Set("targets", IntArray(b.targets));
+  Json kept = Json::Array();
+  for (const auto& k : b.kept) kept.Push(IntArray(k));
+  batch.Set("kept", kept);
+  batch.Set("forced_experts", IntArray(b.forced_experts));
+  batch.Set("mode",
+            Json::String(c.mode == AttentionMode::kDense
+                             ? "dense"
+                             : (c.mode == AttentionMode::kSparse ? "sparse" : "dense_warmup")));
+  batch.Set("indexer_loss", Json::Bool(c.indexer_loss));
+  batch.Set("detach_indexer", Json::Bool(c.detach));
+  batch.Set("indexer_loss_scale", Json::Number(o.indexer_loss_scale));
+  Json dl = Json::Array();
+  for (float x : dlogp) dl.Push(Json::Number(x));
+  batch.Set("dlogp", dl);
+  return batch;
+}
+
+// Our results for the script to compare: log-probs, every gradient, and the discrete choices
+// (top-k indices per layer, routed experts) it replays. Points into `m` and `r`.
+std::vector<TensorToWrite> OurResults(Transformer* m, const ForwardResult& r) {
+  std::vector<TensorToWrite> ours;
+  ours.push_back({"logp", Dtype::kF32, {int64_t(r.logp.size())}, r.logp.data()});
+  for (const TensorInfo& t : m->table().tensors()) {
+    ours.push_back({"grad." + t.name, Dtype::kF32, t.shape, m->grads() + t.offset});
+  }
+  for (int l = 0; l < m->dims().n_layers; ++l) {
+    const auto& idx = m->layer_acts(l).indices;
+    if (!idx.empty()) {
+      ours.push_back(
+          {"indices." + std::to_string(l), Dtype::kI32, {int64_t(idx.size())}, idx.data()});
+    }
+  }
+  if (!r.routed_experts.empty()) {
+    ours.push_back(
+        {"experts", Dtype::kI32, {int64_t(r.routed_experts.size())}, r.routed_experts.data()});
+  }
+  return ours;
+}
+
 class ReferenceTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReferenceTest, LogProbsAndGradientsMatchPyTorch) {
@@ -87,41 +133,8 @@ TEST_P(ReferenceTest, LogProbsAndGradientsMatchPyTorch) {
   const std::string dir = ::testing::TempDir() + "/dsarl_ref_" + c.name;
   std::filesystem::remove_all(dir);
   ASSERT_OK(SaveCheckpoint(dir, m));
-  Json batch = Json::Object();
-  batch.Set("tokens", IntArray(b.tokens));
-  batch.Set("seq_start", IntArray(b.seq_start));
-  batch.Set("targets", IntArray(b.targets));
-  Json kept = Json::Array();
-  for (const auto& k : b.kept) kept.Push(IntArray(k));
-  batch.Set("kept", kept);
-  batch.Set("forced_experts", IntArray(b.forced_experts));
-  batch.Set("mode", Json::String(c.mode == AttentionMode::kDense
-                                     ? "dense"
-                                     : (c.mode == AttentionMode::kSparse ? "sparse" : "dense_warmup")));
-  batch.Set("indexer_loss", Json::Bool(c.indexer_loss));
-  batch.Set("detach_indexer", Json::Bool(c.detach));
-  batch.Set("indexer_loss_scale", Json::Number(o.indexer_loss_scale));
-  Json dl = Json::Array();
-  for (float x : dlogp) dl.Push(Json::Number(x));
-  batch.Set("dlogp", dl);
-  std::ofstream(dir + "/batch.json") << batch.Dump();
-
-  std::vector<TensorToWrite> ours;
-  ours.push_back({"logp", Dtype::kF32, {int64_t(r.logp.size())}, r.logp.data()});
-  for (const TensorInfo& t : m.table().tensors()) {
-    ours.push_back({"grad." + t.name, Dtype::kF32, t.shape, m.grads() + t.offset});
-  }
-  for (int l = 0; l < d.n_layers; ++l) {
-    const auto& idx = m.layer_acts(l).indices;
-    if (!idx.empty()) {
-      ours.push_back({"indices." + std::to_string(l), Dtype::kI32, {int64_t(idx.size())}, idx.data()});
-    }
-  }
-  if (!r.routed_experts.empty()) {
-    ours.push_back({"experts", Dtype::kI32, {int64_t(r.routed_experts.size())},
-                    r.routed_experts.data()});
-  }
-  ASSERT_OK(WriteSafetensors(dir + "/ours.safetensors", ours));
+  std::ofstream(dir + "/batch.json") << BatchJson(b, c, o, dlogp).Dump();
+  ASSERT_OK(WriteSafetensors(dir + "/ours.safetensors", OurResults(&m, r)));
   const std::string cmd = std::string(kPython) + " " + DSARL_SOURCE_DIR +
                           "/tests/reference/dsa_reference.py " + dir + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
