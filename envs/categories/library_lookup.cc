@@ -4,6 +4,7 @@
 // (loan plus shelf count, verified by the final database); taking back all of a member's books.
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -140,95 +141,147 @@ absl::StatusOr<Database> MakeDb(const proto::EnvSpec& spec) {
   return db;
 }
 
-absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
-  const Table& books = *db.Find("books");
-  const Table& members = *db.Find("members");
-  const Table& loans = *db.Find("loans");
+// The library a task maker reads.
+struct Library {
+  const Database& db;
+  const ToolSet& ts;
+  const Table& books;
+  const Table& members;
+  const Table& loans;
+};
+
+// What every attempt at a task draws first: a book and its author, a member and their loans.
+struct LibraryDraw {
+  const Row* b;
+  std::string author;
+  const Row* m;
+  std::string name;
+  std::vector<const Row*> on_loan;
+};
+
+LibraryDraw DrawBookAndMember(const Library& c, Rng& rng) {
+  LibraryDraw d;
+  d.b = &PickRow(c.books, rng);
+  d.author = c.books.Get(*d.b, "author");
+  d.m = &PickRow(c.members, rng);
+  d.name = c.members.Get(*d.m, "name");
+  d.on_loan = RowsWhere(c.loans, "member_id", (*d.m)[0]);
+  return d;
+}
+
+// Level 0: the year a book was published.
+std::optional<AgentTask> PublicationYear(const Library& c, const LibraryDraw& d, Rng&) {
+  const std::string& title = c.books.Get(*d.b, "title");
   AgentTask t;
+  t.user = absl::StrCat("In which year was \"", title, "\" published?");
+  t.rounds = {{c.ts.Call("by_title", {title})}};
+  t.answer = c.books.Get(*d.b, "year");
+  t.match = AnswerMatch::kInteger;
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 1: how many books by an author the library has, or the author's oldest.
+std::optional<AgentTask> AuthorCountOrOldest(const Library& c, const LibraryDraw& d, Rng& rng) {
+  const Table& books = c.books;
+  const auto by = RowsWhere(books, "author", d.author);
+  AgentTask t;
+  t.rounds = {{c.ts.Call("by_author", {d.author})}};
+  if (rng.Chance(0.4)) {
+    t.user = absl::StrCat("How many books by ", d.author, " does the library have?");
+    t.answer = std::to_string(by.size());
+    t.match = AnswerMatch::kInteger;
+    return t;
+  }
+  t.user = absl::StrCat("What is the oldest book by ", d.author, "? Answer with its title.");
+  t.answer = books.Get(*UniqueExtreme(books, by, "year"), "title");
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 2: the most recent of the books a member has on loan (member, loans, then the books).
+std::optional<AgentTask> NewestOnLoan(const Library& c, const LibraryDraw& d, Rng&) {
+  const Table& books = c.books;
+  std::vector<const Row*> borrowed;
+  std::vector<ToolCall> reads;
+  std::set<std::string> seen;
+  for (const Row* l : d.on_loan) {
+    const std::string id = c.loans.Get(*l, "book_id");
+    borrowed.push_back(books.Find(id));
+    if (seen.insert(id).second) reads.push_back(c.ts.Call("book", {id}));
+  }
+  const Row* newest = UniqueExtreme(books, borrowed, "year", true);
+  if (newest == nullptr) return std::nullopt;
+  AgentTask t;
+  t.user = absl::StrCat("Of the books ", d.name, " has on loan, which was published most ",
+                        "recently? Answer with its title.");
+  t.rounds = {{c.ts.Call("member", {d.name})}, {c.ts.Call("loans_of", {(*d.m)[0]})}, reads};
+  t.answer = books.Get(*newest, "title");
+  t.answer_is_lookup = true;
+  return t;
+}
+
+// Level 3: lend a book to a member: the loan plus one copy off the shelf (verified by the final
+// database).
+std::optional<AgentTask> Lend(const Library& c, const LibraryDraw& d, Rng&) {
+  const ToolSet& ts = c.ts;
+  const Table& books = c.books;
+  const Row& b = *d.b;
+  const Row& m = *d.m;
+  if (books.Int(b, "copies") < 1) return std::nullopt;
+  Database expected = c.db;
+  Table& el = *expected.Find("loans");
+  el.rows.push_back({el.NextKey("L"), b[0], m[0]});
+  Table& eb = *expected.Find("books");
+  (*eb.Find(b[0]))[eb.Col("copies")] = std::to_string(books.Int(b, "copies") - 1);
+  AgentTask t;
+  t.user = absl::StrCat("Lend \"", books.Get(b, "title"), "\" to ", d.name,
+                        ": record the loan and take one copy off the shelf.");
+  t.rounds = {{ts.Call("by_title", {books.Get(b, "title")}), ts.Call("member", {d.name})},
+              {ts.Call("checkout", {b[0], m[0]}), ts.Call("copies", {b[0], "-1"})}};
+  t.expected = std::move(expected);
+  return t;
+}
+
+// Level 4: a member brings back every book on loan: end each loan, put each copy back, answer
+// with the number returned.
+std::optional<AgentTask> ReturnAll(const Library& c, const LibraryDraw& d, Rng&) {
+  const ToolSet& ts = c.ts;
+  if (d.on_loan.empty()) return std::nullopt;
+  Database expected = c.db;
+  Table& el = *expected.Find("loans");
+  Table& eb = *expected.Find("books");
+  std::vector<ToolCall> calls;
+  for (const Row* l : d.on_loan) {
+    const std::string book = c.loans.Get(*l, "book_id");
+    calls.push_back(ts.Call("return", {(*l)[0]}));
+    calls.push_back(ts.Call("copies", {book, "1"}));
+    el.rows.erase(el.rows.begin() + (el.Find((*l)[0]) - el.rows.data()));
+    Row& row = *eb.Find(book);
+    row[eb.Col("copies")] = std::to_string(eb.Int(row, "copies") + 1);
+  }
+  AgentTask t;
+  t.user = absl::StrCat(d.name, " brings back every book they have on loan. End each loan, ",
+                        "put each copy back on the shelf, and answer with the number of ",
+                        "books returned.");
+  t.rounds = {{ts.Call("member", {d.name})}, {ts.Call("loans_of", {(*d.m)[0]})}, calls};
+  t.answer = std::to_string(d.on_loan.size());
+  t.match = AnswerMatch::kInteger;
+  t.expected = std::move(expected);
+  return t;
+}
+
+// One attempt at a task of one level: the task, or nullopt when this draw cannot make one.
+using LevelTask = std::optional<AgentTask> (*)(const Library&, const LibraryDraw&, Rng&);
+// Level -> its task (the ladder of the file comment).
+constexpr LevelTask kLevelTasks[] = {PublicationYear, AuthorCountOrOldest, NewestOnLoan, Lend,
+                                     ReturnAll};
+
+absl::StatusOr<AgentTask> MakeTask(const Database& db, const ToolSet& ts, Rng& rng, int level) {
+  const Library c{db, ts, *db.Find("books"), *db.Find("members"), *db.Find("loans")};
   for (int attempt = 0; attempt < 50; ++attempt) {
-    const Row& b = PickRow(books, rng);
-    const std::string author = books.Get(b, "author");
-    const Row& m = PickRow(members, rng);
-    const std::string name = members.Get(m, "name");
-    const auto on_loan = RowsWhere(loans, "member_id", m[0]);
-    switch (level) {
-      case 0:
-        t.user = absl::StrCat("In which year was \"", books.Get(b, "title"), "\" published?");
-        t.rounds = {{ts.Call("by_title", {books.Get(b, "title")})}};
-        t.answer = books.Get(b, "year");
-        t.match = AnswerMatch::kInteger;
-        t.answer_is_lookup = true;
-        return t;
-      case 1: {
-        const auto by = RowsWhere(books, "author", author);
-        t.rounds = {{ts.Call("by_author", {author})}};
-        if (rng.Chance(0.4)) {
-          t.user = absl::StrCat("How many books by ", author, " does the library have?");
-          t.answer = std::to_string(by.size());
-          t.match = AnswerMatch::kInteger;
-          return t;
-        }
-        t.user = absl::StrCat("What is the oldest book by ", author, "? Answer with its title.");
-        t.answer = books.Get(*UniqueExtreme(books, by, "year"), "title");
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 2: {
-        std::vector<const Row*> borrowed;
-        std::vector<ToolCall> reads;
-        std::set<std::string> seen;
-        for (const Row* l : on_loan) {
-          const std::string id = loans.Get(*l, "book_id");
-          borrowed.push_back(books.Find(id));
-          if (seen.insert(id).second) reads.push_back(ts.Call("book", {id}));
-        }
-        const Row* newest = UniqueExtreme(books, borrowed, "year", true);
-        if (newest == nullptr) continue;
-        t.user = absl::StrCat("Of the books ", name, " has on loan, which was published most ",
-                              "recently? Answer with its title.");
-        t.rounds = {{ts.Call("member", {name})}, {ts.Call("loans_of", {m[0]})}, reads};
-        t.answer = books.Get(*newest, "title");
-        t.answer_is_lookup = true;
-        return t;
-      }
-      case 3: {
-        if (books.Int(b, "copies") < 1) continue;
-        Database expected = db;
-        Table& el = *expected.Find("loans");
-        el.rows.push_back({el.NextKey("L"), b[0], m[0]});
-        Table& eb = *expected.Find("books");
-        (*eb.Find(b[0]))[eb.Col("copies")] = std::to_string(books.Int(b, "copies") - 1);
-        t.user = absl::StrCat("Lend \"", books.Get(b, "title"), "\" to ", name,
-                              ": record the loan and take one copy off the shelf.");
-        t.rounds = {{ts.Call("by_title", {books.Get(b, "title")}), ts.Call("member", {name})},
-                    {ts.Call("checkout", {b[0], m[0]}), ts.Call("copies", {b[0], "-1"})}};
-        t.expected = std::move(expected);
-        return t;
-      }
-      default: {
-        if (on_loan.empty()) continue;
-        Database expected = db;
-        Table& el = *expected.Find("loans");
-        Table& eb = *expected.Find("books");
-        std::vector<ToolCall> calls;
-        for (const Row* l : on_loan) {
-          const std::string book = loans.Get(*l, "book_id");
-          calls.push_back(ts.Call("return", {(*l)[0]}));
-          calls.push_back(ts.Call("copies", {book, "1"}));
-          el.rows.erase(el.rows.begin() + (el.Find((*l)[0]) - el.rows.data()));
-          Row& row = *eb.Find(book);
-          row[eb.Col("copies")] = std::to_string(eb.Int(row, "copies") + 1);
-        }
-        t.user = absl::StrCat(name, " brings back every book they have on loan. End each loan, ",
-                              "put each copy back on the shelf, and answer with the number of ",
-                              "books returned.");
-        t.rounds = {{ts.Call("member", {name})}, {ts.Call("loans_of", {m[0]})}, calls};
-        t.answer = std::to_string(on_loan.size());
-        t.match = AnswerMatch::kInteger;
-        t.expected = std::move(expected);
-        return t;
-      }
-    }
+    const LibraryDraw d = DrawBookAndMember(c, rng);
+    if (std::optional<AgentTask> t = ForLevel(kLevelTasks, level)(c, d, rng)) return *std::move(t);
   }
   return absl::InternalError("library_lookup: no task found for this database");
 }
