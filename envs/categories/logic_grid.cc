@@ -57,6 +57,124 @@ struct AttributeWords {
   const char* has_not;  // "does not own the", ...
 };
 
+// The words of the three attributes, in the order levels add them.
+std::vector<AttributeWords> Attributes() {
+  return {{"pet", &Animals(), "owns the", "does not own the"},
+          {"color", &Colors(), "likes the color", "does not like the color"},
+          {"drink", &Drinks(), "drinks", "does not drink"}};
+}
+
+// The cast of one puzzle: `n` people and, for each of `m` attributes, `n` of its values.
+struct Grid {
+  std::vector<std::string> people;
+  std::vector<std::vector<std::string>> values;  // values[a][k]
+};
+
+Grid DrawGrid(const std::vector<AttributeWords>& attrs, int n, int m, Rng& rng) {
+  Grid g;
+  for (size_t i : rng.Sample(FirstNames().size(), n)) g.people.push_back(FirstNames()[i]);
+  g.values.resize(m);
+  for (int a = 0; a < m; ++a) {
+    for (size_t i : rng.Sample(attrs[a].values->size(), n)) {
+      g.values[a].push_back((*attrs[a].values)[i]);
+    }
+  }
+  return g;
+}
+
+// Every assignment of `m` attributes over `count` permutations, in counting order.
+std::vector<Assignment> AllAssignments(size_t count, int m) {
+  std::vector<Assignment> candidates;
+  Assignment idx{};
+  while (true) {
+    candidates.push_back(idx);
+    int a = 0;
+    while (a < m && ++idx[a] == count) idx[a++] = 0;
+    if (a == m) break;
+  }
+  return candidates;
+}
+
+// A random clue that is true of `truth` (n people, m attributes).
+Clue DrawTrueClue(const std::vector<Perm>& truth, int n, int m, Rng& rng) {
+  Clue c{static_cast<int>(rng.Index(m > 1 ? 3 : 2)),
+         static_cast<int>(rng.Index(n)),
+         static_cast<int>(rng.Index(m)),
+         0,
+         0,
+         0};
+  if (c.kind == 0) c.v = truth[c.a][c.p];
+  if (c.kind == 1) {
+    do {
+      c.v = static_cast<int>(rng.Index(n));
+    } while (c.v == truth[c.a][c.p]);
+  }
+  if (c.kind == 2) {
+    do {
+      c.b = static_cast<int>(rng.Index(m));
+    } while (c.b == c.a);
+    c.v = truth[c.a][c.p];
+    c.w = truth[c.b][c.p];
+  }
+  return c;
+}
+
+std::string SayClue(const Clue& c, const std::vector<AttributeWords>& attrs, const Grid& g) {
+  const AttributeWords& A = attrs[c.a];
+  switch (c.kind) {
+    case 0:
+      return absl::StrCat(g.people[c.p], " ", A.has, " ", g.values[c.a][c.v], ".");
+    case 1:
+      return absl::StrCat(g.people[c.p], " ", A.has_not, " ", g.values[c.a][c.v], ".");
+    default:
+      return absl::StrCat("The person who ", A.has, " ", g.values[c.a][c.v], " ", attrs[c.b].has,
+                          " ", g.values[c.b][c.w], ".");
+  }
+}
+
+// Adds true clues until one of `candidates` is left (the whole grid is determined, for
+// fairness), at most 200 draws; clues that rule nothing out are left out. Returns the clues'
+// text; `candidates` keeps what is left.
+std::vector<std::string> CluesUntilUnique(const std::vector<Perm>& perms,
+                                          const std::vector<Perm>& truth,
+                                          const std::vector<AttributeWords>& attrs, const Grid& g,
+                                          std::vector<Assignment>* candidates, Rng& rng) {
+  const int n = static_cast<int>(g.people.size()), m = static_cast<int>(g.values.size());
+  std::vector<std::string> clues;
+  for (int guard = 0; candidates->size() > 1 && guard < 200; ++guard) {
+    const Clue c = DrawTrueClue(truth, n, m, rng);
+    std::vector<Assignment> kept;
+    for (const Assignment& s : *candidates) {
+      if (c.Holds(s, perms)) kept.push_back(s);
+    }
+    const bool informative = kept.size() != candidates->size();
+    *candidates = std::move(kept);
+    if (informative) clues.push_back(SayClue(c, attrs, g));
+  }
+  return clues;
+}
+
+// The puzzle as the model reads it: the people, the rule in the environment's wording (`intro`,
+// with %s for the attribute nouns), the values, the clues and the question about value qv of
+// attribute qa.
+std::string PuzzleText(const std::vector<AttributeWords>& attrs, const Grid& g,
+                       const std::vector<std::string>& clues, const char* intro_template, int qa,
+                       int qv) {
+  const int m = static_cast<int>(g.values.size());
+  std::vector<std::string> nouns;
+  for (int a = 0; a < m; ++a) nouns.push_back(attrs[a].noun);
+  std::string intro = intro_template;
+  intro.replace(intro.find("%s"), 2, absl::StrJoin(nouns, ", "));
+  std::string user = absl::StrCat("People: ", absl::StrJoin(g.people, ", "), ". ", intro, " ");
+  for (int a = 0; a < m; ++a) {
+    absl::StrAppend(&user, "The ", attrs[a].noun, "s are: ", absl::StrJoin(g.values[a], ", "),
+                    ". ");
+  }
+  absl::StrAppend(&user, "Clues: ", absl::StrJoin(clues, " "), " Who ", attrs[qa].has, " ",
+                  g.values[qa][qv], "?");
+  return user;
+}
+
 class LogicGridEnv : public SingleTurnEnvironment {
  public:
   static absl::StatusOr<std::unique_ptr<Environment>> Create(const proto::EnvSpec& spec) {
@@ -66,106 +184,34 @@ class LogicGridEnv : public SingleTurnEnvironment {
 
  protected:
   absl::StatusOr<Problem> MakeProblem(Rng& rng, int level) const override {
+    // Level -> people and attributes.
     static constexpr int kPeople[] = {2, 3, 3, 4, 4}, kAttrs[] = {1, 1, 2, 2, 3};
     const int n = kPeople[level], m = kAttrs[level];
-    const AttributeWords attrs[] = {
-        {"pet", &Animals(), "owns the", "does not own the"},
-        {"color", &Colors(), "likes the color", "does not like the color"},
-        {"drink", &Drinks(), "drinks", "does not drink"}};
-    std::vector<std::string> people;
-    for (size_t i : rng.Sample(FirstNames().size(), n)) people.push_back(FirstNames()[i]);
-    std::vector<std::vector<std::string>> values(m);  // values[a][k]
-    for (int a = 0; a < m; ++a) {
-      for (size_t i : rng.Sample(attrs[a].values->size(), n)) {
-        values[a].push_back((*attrs[a].values)[i]);
-      }
-    }
+    const std::vector<AttributeWords> attrs = Attributes();
+    const Grid g = DrawGrid(attrs, n, m, rng);
     // The hidden solution, and every candidate assignment.
     const std::vector<Perm> perms = Permutations(n);
-    Assignment truth_index{};
     std::vector<Perm> truth(m);
-    for (int a = 0; a < m; ++a) {
-      truth_index[a] = static_cast<uint8_t>(rng.Index(perms.size()));
-      truth[a] = perms[truth_index[a]];
-    }
-    std::vector<Assignment> candidates;
-    Assignment idx{};
-    while (true) {
-      candidates.push_back(idx);
-      int a = 0;
-      while (a < m && ++idx[a] == perms.size()) idx[a++] = 0;
-      if (a == m) break;
-    }
-    std::vector<std::string> clues;
-    auto say = [&](const Clue& c) {
-      const AttributeWords& A = attrs[c.a];
-      switch (c.kind) {
-        case 0:
-          return absl::StrCat(people[c.p], " ", A.has, " ", values[c.a][c.v], ".");
-        case 1:
-          return absl::StrCat(people[c.p], " ", A.has_not, " ", values[c.a][c.v], ".");
-        default:
-          return absl::StrCat("The person who ", A.has, " ", values[c.a][c.v], " ", attrs[c.b].has,
-                              " ", values[c.b][c.w], ".");
-      }
-    };
+    for (int a = 0; a < m; ++a) truth[a] = perms[rng.Index(perms.size())];
+    std::vector<Assignment> candidates = AllAssignments(perms.size(), m);
     const int qa = static_cast<int>(rng.Index(m)), qv = static_cast<int>(rng.Index(n));
-    auto answer_of = [&](const std::vector<Perm>& s) {
-      for (int p = 0; p < n; ++p) {
-        if (s[qa][p] == qv) return p;
-      }
-      return 0;
-    };
-    // Add true clues until the asked cell is determined (and the whole grid, for fairness).
-    for (int guard = 0; candidates.size() > 1 && guard < 200; ++guard) {
-      Clue c{static_cast<int>(rng.Index(m > 1 ? 3 : 2)),
-             static_cast<int>(rng.Index(n)),
-             static_cast<int>(rng.Index(m)),
-             0,
-             0,
-             0};
-      if (c.kind == 0) c.v = truth[c.a][c.p];
-      if (c.kind == 1) {
-        do {
-          c.v = static_cast<int>(rng.Index(n));
-        } while (c.v == truth[c.a][c.p]);
-      }
-      if (c.kind == 2) {
-        do {
-          c.b = static_cast<int>(rng.Index(m));
-        } while (c.b == c.a);
-        c.v = truth[c.a][c.p];
-        c.w = truth[c.b][c.p];
-      }
-      std::vector<Assignment> kept;
-      for (const Assignment& s : candidates) {
-        if (c.Holds(s, perms)) kept.push_back(s);
-      }
-      if (kept.size() == candidates.size()) {
-        candidates = std::move(kept);
-        continue;  // uninformative: leave it out
-      }
-      candidates = std::move(kept);
-      clues.push_back(say(c));
-    }
+    const std::vector<std::string> clues =
+        CluesUntilUnique(perms, truth, attrs, g, &candidates, rng);
     if (candidates.size() != 1) {
       return absl::InternalError("logic_grid: clue generation did not converge");
     }
     static constexpr const char* kIntro[] = {"Each person has a different %s.",
                                              "No two people share a %s.", "Every %s is unique.",
                                              "Each %s belongs to exactly one person."};
-    std::vector<std::string> nouns;
-    for (int a = 0; a < m; ++a) nouns.push_back(attrs[a].noun);
-    std::string intro = kIntro[style_];
-    intro.replace(intro.find("%s"), 2, absl::StrJoin(nouns, ", "));
-    std::string user = absl::StrCat("People: ", absl::StrJoin(people, ", "), ". ", intro, " ");
-    for (int a = 0; a < m; ++a) {
-      absl::StrAppend(&user, "The ", attrs[a].noun, "s are: ", absl::StrJoin(values[a], ", "),
-                      ". ");
+    int answer = 0;  // the person who has value qv of attribute qa
+    for (int p = 0; p < n; ++p) {
+      if (truth[qa][p] == qv) {
+        answer = p;
+        break;
+      }
     }
-    absl::StrAppend(&user, "Clues: ", absl::StrJoin(clues, " "), " Who ", attrs[qa].has, " ",
-                    values[qa][qv], "?");
-    return Problem{user, people[answer_of(truth)], AnswerMatch::kText};
+    return Problem{PuzzleText(attrs, g, clues, kIntro[style_], qa, qv), g.people[answer],
+                   AnswerMatch::kText};
   }
 
  private:
