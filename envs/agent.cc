@@ -138,10 +138,11 @@ ToolResult ChangeRow(const Table& t, const ToolDef& def, const ToolArgs& args,
 ToolResult InsertRow(const ToolDef& def, const ToolArgs& args,
                      const std::function<Database*()>& writable) {
   Table* w = writable()->Find(def.table);
-  Row row(w->columns.size());
-  row[0] = w->NextKey(def.key_prefix);
+  Row row;
+  row.reserve(w->columns.size());
+  row.push_back(w->NextKey(def.key_prefix));
   for (size_t i = 1; i < w->columns.size(); ++i) {
-    if (w->columns[i].type == ColumnType::kInt) row[i] = "0";
+    row.push_back(w->columns[i].type == ColumnType::kInt ? "0" : "");
   }
   for (const ToolParamDef& p : def.params) {
     const int c = w->Col(p.column);
