@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/message.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "envs/episode.h"
@@ -25,6 +26,7 @@
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "model/tool_call_parser.h"
+#include "proto/chat_proto.h"
 #include "proto/config_loader.h"
 #include "store/store.h"
 
@@ -299,7 +301,9 @@ absl::StatusOr<int> RunShow(const Args& args) {
               << p.id() << ", seed " << p.task_seed() << "):\n  " << p.user() << "\n";
     std::map<std::string, std::string> ref(p.reference().begin(), p.reference().end());
     std::cout << "  reference: " << absl::StrJoin(ref, ", ", absl::PairFormatter("=")) << "\n";
-    for (const std::string& turn : p.solution_turns()) std::cout << "  solution: " << turn << "\n";
+    for (const Message& turn : SolutionMessages(p)) {
+      std::cout << "  solution: " << model::AssistantOutputText(turn) << "\n";
+    }
   }
   return 0;
 }
@@ -354,9 +358,13 @@ absl::StatusOr<int> RunTry(const Args& args) {
                    env->Reset(static_cast<uint64_t>(seed), static_cast<int>(level)));
   PrintTask(episode.task);
   if (args.GetBool("solution")) {
-    for (const std::string& t : envs::FormatSolutionTurns(episode.task.solution)) {
-      std::cout << "--- reference solution turn\n" << t << "\n";
+    const envs::Solution& solution = episode.task.solution;
+    for (const std::vector<ToolCall>& round : solution.rounds) {
+      std::cout << "--- reference solution turn\n"
+                << model::AssistantOutputText(Message::Assistant("", "", round)) << "\n";
     }
+    std::cout << "--- reference solution turn\n"
+              << model::AssistantOutputText(Message::Assistant("", solution.final_answer)) << "\n";
   }
   std::cout << "--- your turn: write as the model would (tool calls in <function_calls> markup, "
                "or the answer); end a turn with <eos> or a blank line\n";

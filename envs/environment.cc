@@ -1,36 +1,12 @@
-// The small shared pieces of the environment interface: the chat-format text of a reference
-// solution, and the Task -> Prompt conversion synthesis stores.
+// The small shared pieces of the environment interface: the Task -> Prompt conversion synthesis
+// stores, and the checks of levels and parameters every category makes.
 #include "envs/environment.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "proto/chat_proto.h"
 
 namespace dsarl::envs {
-
-std::string FormatAssistantTurn(absl::string_view content, absl::Span<const ToolCall> calls) {
-  std::string out = absl::StrCat("</think>", content);
-  if (!calls.empty()) {
-    out += "<function_calls>";
-    for (const ToolCall& call : calls) {
-      absl::StrAppend(&out, "<invoke name=\"", call.name, "\">");
-      for (const auto& [key, value] : call.arguments) {
-        absl::StrAppend(&out, "<parameter name=\"", key, "\">", value, "</parameter>");
-      }
-      out += "</invoke>";
-    }
-    out += "</function_calls>";
-  }
-  out += "<eos>";
-  return out;
-}
-
-std::vector<std::string> FormatSolutionTurns(const Solution& solution) {
-  std::vector<std::string> turns;
-  turns.reserve(solution.rounds.size() + 1);
-  for (const auto& round : solution.rounds) turns.push_back(FormatAssistantTurn("", round));
-  turns.push_back(FormatAssistantTurn(solution.final_answer, {}));
-  return turns;
-}
 
 proto::Prompt TaskToPrompt(const Task& task, const proto::EnvSpec& spec, uint64_t seed, int level) {
   proto::Prompt p;
@@ -42,8 +18,11 @@ proto::Prompt TaskToPrompt(const Task& task, const proto::EnvSpec& spec, uint64_
   p.set_user(task.user);
   for (const proto::ToolSpec& t : task.tools) *p.add_tools() = t;
   for (const auto& [k, v] : task.reference) (*p.mutable_reference())[k] = v;
-  for (std::string& turn : FormatSolutionTurns(task.solution))
-    p.add_solution_turns(std::move(turn));
+  for (const std::vector<ToolCall>& round : task.solution.rounds) {
+    proto::SolutionRound* stored = p.add_solution();
+    for (const ToolCall& call : round) *stored->add_calls() = ToolCallToProto(call);
+  }
+  p.set_solution_answer(task.solution.final_answer);
   return p;
 }
 

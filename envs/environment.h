@@ -126,16 +126,8 @@ class Environment {
   virtual void Close(EpisodeState* state) const { (void)state; }
 };
 
-// The assistant-turn text of one solution round or of the final answer, exactly as the model writes
-// it after "<think>" in the chat format (SPEC §4), with empty reasoning:
-//   "</think>{content}<function_calls><invoke name=\"N\"><parameter name=\"K\">V</parameter>
-//    </invoke></function_calls><eos>"   (no line breaks; the block only when there are calls)
-std::string FormatAssistantTurn(absl::string_view content, absl::Span<const ToolCall> calls);
-
-// The solution as assistant turns: one per round, then the final answer (Prompt.solution_turns).
-std::vector<std::string> FormatSolutionTurns(const Solution& solution);
-
-// The stored form of a task: system, user, tools, reference, solution_turns, and the ids that make
+// The stored form of a task: system, user, tools, reference, the solution (rounds of calls and the
+// answer; model/chat_format.h renders them as text when needed), and the ids that make
 // it reproducible (env_id, category, task_seed, difficulty = level). Prompt.id is left 0.
 proto::Prompt TaskToPrompt(const Task& task, const proto::EnvSpec& spec, uint64_t seed, int level);
 

@@ -225,6 +225,10 @@ RenderedTokens RenderAssistantOutput(const Message& assistant) {
   return out;
 }
 
+std::string AssistantOutputText(const Message& assistant) {
+  return Tokenizer().Decode(RenderAssistantOutput(assistant).ids);
+}
+
 absl::Status AppendToolResults(absl::Span<const std::string> results, RenderedTokens* sequence) {
   if (sequence->ids.empty() || sequence->ids.back() != kEosId) {
     return absl::FailedPreconditionError(

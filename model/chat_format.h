@@ -92,6 +92,10 @@ absl::StatusOr<RenderedTokens> RenderForGeneration(const Conversation& conversat
 // The message's role is not checked.
 RenderedTokens RenderAssistantOutput(const Message& assistant);
 
+// The text of RenderAssistantOutput: what a model writes for `assistant` (to show a reference
+// solution, or to script a turn).
+std::string AssistantOutputText(const Message& assistant);
+
 // Appends tool outputs to a rollout sequence as context (mask 0):
 // "<function_results><result>..</result>...</function_results><think>", after which the model
 // continues its reasoning. Returns FailedPrecondition (and leaves `sequence` unchanged) when the

@@ -1,3 +1,4 @@
+// The conversions between base/message.h's types and their protobuf forms, in one place.
 #include "proto/chat_proto.h"
 
 #include <algorithm>
@@ -27,6 +28,19 @@ proto::Message MessageToProto(const Message& m) {
   for (const ToolCall& call : m.tool_calls) *p.add_tool_calls() = ToolCallToProto(call);
   p.set_is_error(m.is_error);
   return p;
+}
+
+std::vector<Message> SolutionMessages(const proto::Prompt& prompt) {
+  std::vector<Message> turns;
+  turns.reserve(prompt.solution_size() + 1);
+  for (const proto::SolutionRound& round : prompt.solution()) {
+    std::vector<ToolCall> calls;
+    calls.reserve(round.calls_size());
+    for (const proto::ToolCall& call : round.calls()) calls.push_back(ToolCallFromProto(call));
+    turns.push_back(Message::Assistant("", "", std::move(calls)));
+  }
+  turns.push_back(Message::Assistant("", prompt.solution_answer()));
+  return turns;
 }
 
 }  // namespace dsarl

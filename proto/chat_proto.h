@@ -3,6 +3,8 @@
 #ifndef DSARL_PROTO_CHAT_PROTO_H_
 #define DSARL_PROTO_CHAT_PROTO_H_
 
+#include <vector>
+
 #include "base/message.h"
 #include "proto/data.pb.h"
 #include "proto/reward.pb.h"
@@ -17,6 +19,10 @@ ToolCall ToolCallFromProto(const proto::ToolCall& call);
 // A message as remote reward judges receive it: role, content, reasoning, tool calls, is_error.
 // (raw_text, parse_error and num_tokens stay local: judges get them through ScoredSample.)
 proto::Message MessageToProto(const Message& message);
+
+// A stored reference solution (Prompt.solution, Prompt.solution_answer) as the assistant turns that
+// play it: one per round with its calls and no text, then the answer; reasoning empty throughout.
+std::vector<Message> SolutionMessages(const proto::Prompt& prompt);
 
 }  // namespace dsarl
 

@@ -74,12 +74,12 @@ TEST(SynthesisTest, EveryEnvironmentHasItsLadderAndEveryTaskItsSolution) {
     ASSERT_TRUE(envs.count(p.env_id()));
     EXPECT_EQ(p.category(), envs[p.env_id()]->category());
     EXPECT_FALSE(p.user().empty());
-    ASSERT_GE(p.solution_turns_size(), 1);
-    for (const std::string& turn : p.solution_turns()) {
-      EXPECT_TRUE(absl::StartsWith(turn, "</think>")) << turn;
-      EXPECT_TRUE(absl::EndsWith(turn, "<eos>")) << turn;
+    EXPECT_FALSE(p.solution_answer().empty()) << p.user();
+    for (const proto::SolutionRound& round : p.solution()) {
+      EXPECT_GE(round.calls_size(), 1) << p.user();
+      for (const proto::ToolCall& call : round.calls()) EXPECT_FALSE(call.name().empty());
     }
-    EXPECT_EQ(p.solution_turns_size() > 1, p.tools_size() > 0) << p.user();
+    EXPECT_EQ(p.solution_size() > 0, p.tools_size() > 0) << p.user();
     levels[p.env_id()].insert(p.difficulty());
   }
   for (const proto::EnvSpec& e : s.envs) {

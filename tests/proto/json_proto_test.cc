@@ -58,7 +58,10 @@ TEST(JsonProto, EveryKindOfFieldRoundTrips) {
   (*p.mutable_reference())["b"] = "2";
   (*p.mutable_reference())["a"] = "1";
   p.add_tools()->set_name("calc");
-  p.add_solution_turns("</think>42<eos>");
+  proto::ToolCall* call = p.add_solution()->add_calls();
+  call->set_name("calc");
+  (*call->mutable_arguments())["x"] = "6*7";
+  p.set_solution_answer("42");
   EXPECT_THAT(ProtoToJson(p).Dump(), HasSubstr("\"reference\":{\"a\":\"1\",\"b\":\"2\"}"));
   ASSERT_OK_AND_ASSIGN(proto::Prompt p2, PromptFrom(ProtoToJson(p).Dump()));
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p, p2));

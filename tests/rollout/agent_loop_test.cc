@@ -1,12 +1,14 @@
 // The agent loop without a model: a scripted policy that writes each category's reference
-// solution turns (exactly the text the model would write) solves the task through the loop; a
+// solution (rendered by the chat format exactly as the model would write it) solves the task through the loop; a
 // wrong answer scores below 1; a malformed tool call gets an error observation and the episode
 // goes on; reasoning stays in the token sequence across tool calls.
 #include "rollout/agent_loop.h"
 
 #include "envs/synthesis.h"
 #include "gtest/gtest.h"
+#include "model/chat_format.h"
 #include "model/tokenizer.h"
+#include "proto/chat_proto.h"
 #include "rewards/builtins.h"
 #include "tests/status_matchers.h"
 
@@ -53,6 +55,15 @@ Scripted Play(const envs::Environment* env, const proto::Prompt& prompt,
   return s;
 }
 
+// The prompt's stored reference solution as the assistant texts that play it.
+std::vector<std::string> SolutionTexts(const proto::Prompt& prompt) {
+  std::vector<std::string> texts;
+  for (const Message& turn : SolutionMessages(prompt)) {
+    texts.push_back(model::AssistantOutputText(turn));
+  }
+  return texts;
+}
+
 class AgentLoopTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AgentLoopTest, ScriptedSolutionSolvesAndWrongAnswerFails) {
@@ -72,7 +83,7 @@ TEST_P(AgentLoopTest, ScriptedSolutionSolvesAndWrongAnswerFails) {
   }
   ASSERT_NE(spec, nullptr);
   ASSERT_OK_AND_ASSIGN(auto env, registry.Find(spec->category())->build(*spec));
-  std::vector<std::string> turns(prompt.solution_turns().begin(), prompt.solution_turns().end());
+  std::vector<std::string> turns = SolutionTexts(prompt);
   Scripted good = Play(env.get(), prompt, turns);
   ASSERT_TRUE(good.episode->sample().verdict.has_value()) << good.episode->infra_error();
   EXPECT_EQ(good.episode->sample().verdict->score, 1.0) << good.episode->sample().verdict->details;
@@ -114,7 +125,7 @@ TEST(AgentLoop, MalformedToolCallGetsAnErrorObservation) {
   std::vector<std::string> turns = {
       "let me look</think><function_calls><invoke name=\"x\"><parameter name=\"a\">1"
       "</invoke></function_calls><eos>"};
-  turns.insert(turns.end(), prompt.solution_turns().begin(), prompt.solution_turns().end());
+  for (std::string& turn : SolutionTexts(prompt)) turns.push_back(std::move(turn));
   Scripted s = Play(env.get(), prompt, turns);
   ASSERT_FALSE(s.contexts.empty());
   model::Tokenizer tok;
