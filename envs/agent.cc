@@ -81,19 +81,19 @@ ToolResult ListDistinct(const Table& t, const ToolDef& def) {
   std::set<std::string> values;
   const int c = t.Col(def.column);
   for (const Row& r : t.rows) values.insert(r[c]);
-  std::vector<std::string> items;
-  for (const std::string& v : values) items.push_back(JsonQuote(v));
-  return {JsonArray(items), false};
+  Json items = Json::Array();
+  for (const std::string& v : values) items.Push(Json::String(v));
+  return {items.Dump(), false};
 }
 
 // kFind: the matching rows (their def.output columns) as a JSON array; kCount: how many match.
 ToolResult FindRows(const Table& t, const ToolDef& def, const ToolArgs& args) {
-  std::vector<std::string> items;
+  Json items = Json::Array();
   for (const Row& r : t.rows) {
-    if (Matches(t, r, def, args)) items.push_back(t.RowJson(r, def.output));
+    if (Matches(t, r, def, args)) items.Push(t.RowObject(r, def.output));
   }
-  if (def.op == ToolOp::kCount) return {std::to_string(items.size()), false};
-  return {JsonArray(items), false};
+  if (def.op == ToolOp::kCount) return {std::to_string(items.array().size()), false};
+  return {items.Dump(), false};
 }
 
 // kGet: the row keyed `key` (its def.output columns); is_error when there is none.
@@ -115,7 +115,9 @@ ToolResult ChangeRow(const Table& t, const ToolDef& def, const ToolArgs& args,
   Row* r = w->Find(key);
   if (def.op == ToolOp::kDelete) {
     w->rows.erase(w->rows.begin() + (r - w->rows.data()));
-    return {absl::StrCat("{\"deleted\":", JsonQuote(key), "}"), false};
+    Json deleted = Json::Object();
+    deleted.Set("deleted", Json::String(key));
+    return {deleted.Dump(), false};
   }
   const int c = w->Col(def.column);
   const std::string& value = args.Str(def.params[1].name);
@@ -219,19 +221,21 @@ std::string Table::NextKey(absl::string_view prefix) const {
   }
 }
 
-std::string Table::RowJson(const Row& row, const std::vector<std::string>& cols) const {
-  JsonObject o;
+Json Table::RowObject(const Row& row, const std::vector<std::string>& cols) const {
+  Json o = Json::Object();
   for (size_t i = 0; i < columns.size(); ++i) {
     if (!cols.empty() && std::find(cols.begin(), cols.end(), columns[i].name) == cols.end()) {
       continue;
     }
     if (columns[i].type == ColumnType::kInt) {
-      o.Raw(columns[i].name, row[i].empty() ? "0" : row[i]);
+      int64_t v = 0;  // an empty cell reads as 0
+      (void)absl::SimpleAtoi(row[i], &v);
+      o.Set(columns[i].name, Json::Int(v));
     } else {
-      o.Str(columns[i].name, row[i]);
+      o.Set(columns[i].name, Json::String(row[i]));
     }
   }
-  return o.Dump();
+  return o;
 }
 
 Table* Database::Find(absl::string_view name) {

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/json.h"
 #include "envs/answer.h"
 #include "envs/environment.h"
 #include "envs/registry.h"
@@ -55,8 +56,11 @@ struct Table {
   // The key a new row gets: `prefix` followed by one more than the number of rows ever keyed so
   // (the row count plus one, skipping taken keys).
   std::string NextKey(absl::string_view prefix) const;
-  // {"col":value,...} for `cols` (all columns when empty), integers unquoted.
-  std::string RowJson(const Row& row, const std::vector<std::string>& cols = {}) const;
+  // {"col":value,...} for `cols` (all columns when empty), integers as numbers.
+  Json RowObject(const Row& row, const std::vector<std::string>& cols = {}) const;
+  std::string RowJson(const Row& row, const std::vector<std::string>& cols = {}) const {
+    return RowObject(row, cols).Dump();
+  }
   bool operator==(const Table&) const = default;
 };
 

@@ -6,7 +6,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace dsarl::envs {
@@ -113,64 +112,6 @@ proto::ToolSpec MakeToolSpec(absl::string_view name, absl::string_view descripti
     out->set_required(p.required);
   }
   return spec;
-}
-
-std::string JsonQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-void JsonObject::Key(absl::string_view key) {
-  if (!body_.empty()) body_ += ',';
-  absl::StrAppend(&body_, JsonQuote(key), ":");
-}
-
-JsonObject& JsonObject::Str(absl::string_view key, absl::string_view value) {
-  Key(key);
-  body_ += JsonQuote(value);
-  return *this;
-}
-
-JsonObject& JsonObject::Int(absl::string_view key, int64_t value) {
-  Key(key);
-  absl::StrAppend(&body_, value);
-  return *this;
-}
-
-JsonObject& JsonObject::Raw(absl::string_view key, absl::string_view json) {
-  Key(key);
-  absl::StrAppend(&body_, json);
-  return *this;
-}
-
-std::string JsonArray(absl::Span<const std::string> items) {
-  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
 }
 
 }  // namespace dsarl::envs

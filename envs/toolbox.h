@@ -56,25 +56,6 @@ struct ParamSpec {
 proto::ToolSpec MakeToolSpec(absl::string_view name, absl::string_view description,
                              absl::Span<const ParamSpec> params);
 
-// JSON text helpers for tool outputs (UTF-8 passes through; control characters are escaped).
-std::string JsonQuote(absl::string_view s);
-
-// An object with fields in insertion order: {"a":1,"b":"x"}.
-class JsonObject {
- public:
-  JsonObject& Str(absl::string_view key, absl::string_view value);
-  JsonObject& Int(absl::string_view key, int64_t value);
-  JsonObject& Raw(absl::string_view key, absl::string_view json);  // `json` is already JSON
-  std::string Dump() const { return "{" + body_ + "}"; }
-
- private:
-  void Key(absl::string_view key);
-  std::string body_;
-};
-
-// "[a,b,...]" from already-JSON items.
-std::string JsonArray(absl::Span<const std::string> items);
-
 }  // namespace dsarl::envs
 
 #endif  // DSARL_ENVS_TOOLBOX_H_

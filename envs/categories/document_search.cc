@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "envs/answer.h"
 #include "envs/categories/categories.h"
@@ -276,23 +277,26 @@ class DocumentSearchEnv : public Environment {
       if (score > 0) scored.push_back({-score, i});
     }
     std::sort(scored.begin(), scored.end());
-    std::vector<std::string> items;
+    Json items = Json::Array();
     for (size_t k = 0; k < scored.size() && k < top_k_; ++k) {
       const Doc& d = corpus_.docs[scored[k].second];
-      items.push_back(JsonObject()
-                          .Str("id", d.id)
-                          .Str("title", d.title)
-                          .Str("snippet", d.text.substr(0, 60))
-                          .Dump());
+      Json item = Json::Object();
+      item.Set("id", Json::String(d.id));
+      item.Set("title", Json::String(d.title));
+      item.Set("snippet", Json::String(d.text.substr(0, 60)));
+      items.Push(std::move(item));
     }
-    return {JsonArray(items), false};
+    return {items.Dump(), false};
   }
 
   ToolResult Open(const std::string& id) const {
     for (const Doc& d : corpus_.docs) {
-      if (d.id == id)
-        return {JsonObject().Str("id", d.id).Str("title", d.title).Str("text", d.text).Dump(),
-                false};
+      if (d.id != id) continue;
+      Json doc = Json::Object();
+      doc.Set("id", Json::String(d.id));
+      doc.Set("title", Json::String(d.title));
+      doc.Set("text", Json::String(d.text));
+      return {doc.Dump(), false};
     }
     return ErrorResult(absl::StrCat("no document '", id, "'"));
   }
