@@ -1,8 +1,8 @@
-// The project's one JSON value, reader and writer (RFC 8259), for every file and message dsarl reads
-// or writes as JSON: safetensors headers, Hugging Face config.json, SFT data, metrics, learner
-// state, store exports. Why our own rather than nlohmann-json (Debian's usual choice): what comes
-// from outside must be validated, not trusted, and nlohmann accepts duplicate keys silently and
-// reports no line and column; a strict reader of our own is a few hundred lines.
+// The project's one JSON value, reader and writer (RFC 8259), for every file and message dsarl
+// reads or writes as JSON: safetensors headers, Hugging Face config.json, SFT data, metrics,
+// learner state, store exports. Why our own rather than nlohmann-json (Debian's usual choice): what
+// comes from outside must be validated, not trusted, and nlohmann accepts duplicate keys silently
+// and reports no line and column; a strict reader of our own is a few hundred lines.
 //
 // Strict means: no comments, no trailing commas, no leading zeros, no NaN/Infinity, no duplicate
 // object keys, strings must be valid UTF-8 with control characters escaped, \u escapes must pair
@@ -31,7 +31,7 @@ class Json {
   Json() = default;  // null
   static Json Bool(bool value);
   static Json Number(double value);
-  static Json Int(int64_t value);  // exact: is_integer() is true
+  static Json Int(int64_t value);    // exact: is_integer() is true
   static Json Uint(uint64_t value);  // exact, also above INT64_MAX: is_unsigned() is true
   // A float: written in the shortest form that reads back to the same float (0.1f as 0.1, not
   // 0.10000000149011612); number_value() is its exact double value.

@@ -14,10 +14,10 @@
 #define DSARL_STATUS_CONCAT_(a, b) DSARL_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status) and returns it from the calling function if it is not OK.
-#define RETURN_IF_ERROR(expr)                                      \
-  do {                                                             \
-    ::absl::Status dsarl_status_ = (expr);                         \
-    if (!dsarl_status_.ok()) return dsarl_status_;                 \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status dsarl_status_ = (expr);         \
+    if (!dsarl_status_.ok()) return dsarl_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(lhs, expr)`: evaluates `expr` (an absl::StatusOr<T>); on error returns its
@@ -25,8 +25,8 @@
 #define ASSIGN_OR_RETURN(lhs, expr) \
   DSARL_ASSIGN_OR_RETURN_IMPL_(DSARL_STATUS_CONCAT_(dsarl_statusor_, __LINE__), lhs, expr)
 
-#define DSARL_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                 \
+#define DSARL_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)  \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

@@ -26,8 +26,13 @@ void BM_Sgemm(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 // Rows = tokens of a micro-batch; (n, k) = projection shapes of `tiny` (d_model 256, FFN 512).
-BENCHMARK(BM_Sgemm)->Args({2048, 256, 256})->Args({2048, 512, 256})->Args({2048, 256, 512})
-    ->Args({2048, 320, 256})->Args({1024, 1024, 1024})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Sgemm)
+    ->Args({2048, 256, 256})
+    ->Args({2048, 512, 256})
+    ->Args({2048, 256, 512})
+    ->Args({2048, 320, 256})
+    ->Args({1024, 1024, 1024})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

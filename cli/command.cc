@@ -131,8 +131,8 @@ absl::StatusOr<Args> CommandTable::Parse(const Command& c,
   const bool variadic = !c.positional.empty() && absl::EndsWith(c.positional.back(), "...");
   if (static_cast<int>(args.positional_.size()) < c.min_positional) {
     return absl::InvalidArgumentError(absl::StrCat("dsarl ", c.name, ": expected ",
-                                                   absl::StrJoin(c.positional, " "),
-                                                   " (see dsarl ", c.name, " --help)"));
+                                                   absl::StrJoin(c.positional, " "), " (see dsarl ",
+                                                   c.name, " --help)"));
   }
   if (!variadic && args.positional_.size() > c.positional.size()) {
     return absl::InvalidArgumentError(absl::StrCat("dsarl ", c.name, ": unexpected argument '",
@@ -163,8 +163,9 @@ std::string CommandTable::HelpFor(const Command& c) const {
 }
 
 std::string CommandTable::Overview(const std::string& prefix) const {
-  std::string out = prefix.empty() ? "usage: dsarl COMMAND [flags] [args]\n\ncommands:\n"
-                                   : absl::StrCat("usage: dsarl ", prefix, " COMMAND\n\ncommands:\n");
+  std::string out = prefix.empty()
+                        ? "usage: dsarl COMMAND [flags] [args]\n\ncommands:\n"
+                        : absl::StrCat("usage: dsarl ", prefix, " COMMAND\n\ncommands:\n");
   for (const Command& c : commands_) {
     if (!prefix.empty() && !absl::StartsWith(c.name, prefix + " ")) continue;
     std::string left = absl::StrCat("  ", c.name);

@@ -15,7 +15,7 @@
 namespace dsarl::cli {
 
 struct FlagSpec {
-  std::string name;           // without the leading "--"
+  std::string name;  // without the leading "--"
   std::string help;
   std::string default_value;  // shown in --help; empty means "no default"
   bool is_bool = false;       // takes no value: present means true

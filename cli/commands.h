@@ -3,8 +3,8 @@
 #define DSARL_CLI_COMMANDS_H_
 
 #include "cli/command.h"
-#include "proto/config.pb.h"
 #include "model/transformer.h"
+#include "proto/config.pb.h"
 #include "rollout/eval.h"
 
 namespace dsarl::cli {

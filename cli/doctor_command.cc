@@ -42,20 +42,18 @@ int Run() {
       "  kernels      %s (DSARL_CPU_ISA=%s; avx2 forces the portable kernels)\n",
       model::cpu::CpuIsaName(model::cpu::ActiveCpuIsa()), isa_env == nullptr ? "auto" : isa_env);
   const char* core_env = std::getenv("OPENBLAS_CORETYPE");
-  std::cout << absl::StrFormat("  blas         %s (core %s%s), %d threads\n",
-                               openblas_get_config(), openblas_get_corename(),
-                               core_env == nullptr ? ""
-                                                   : std::string(", OPENBLAS_CORETYPE=") + core_env,
-                               openblas_get_num_threads());
+  std::cout << absl::StrFormat(
+      "  blas         %s (core %s%s), %d threads\n", openblas_get_config(), openblas_get_corename(),
+      core_env == nullptr ? "" : std::string(", OPENBLAS_CORETYPE=") + core_env,
+      openblas_get_num_threads());
   model::DeviceReport d = model::ProbeDevices();
   if (d.cuda_compiled) {
-    std::cout << absl::StrFormat("  cuda         compiled in (runtime %d.%d); driver %s\n",
-                                 d.cuda_runtime_version / 1000,
-                                 (d.cuda_runtime_version % 1000) / 10,
-                                 d.cuda_driver_version == 0
-                                     ? std::string("not installed")
-                                     : absl::StrFormat("%d.%d", d.cuda_driver_version / 1000,
-                                                       (d.cuda_driver_version % 1000) / 10));
+    std::cout << absl::StrFormat(
+        "  cuda         compiled in (runtime %d.%d); driver %s\n", d.cuda_runtime_version / 1000,
+        (d.cuda_runtime_version % 1000) / 10,
+        d.cuda_driver_version == 0 ? std::string("not installed")
+                                   : absl::StrFormat("%d.%d", d.cuda_driver_version / 1000,
+                                                     (d.cuda_driver_version % 1000) / 10));
   } else {
     std::cout << "  cuda         not compiled in\n";
   }
@@ -83,8 +81,9 @@ void RegisterDoctorCommand(CommandTable* table) {
   table->Add(Command{
       .name = "doctor",
       .summary = "report CPU features, BLAS, CUDA/GPU (or why none), NCCL, gRPC and RocksDB",
-      .description = "Prints what this machine offers dsarl. When no GPU is usable it says why and\n"
-                     "that dsarl will run on the CPU.",
+      .description =
+          "Prints what this machine offers dsarl. When no GPU is usable it says why and\n"
+          "that dsarl will run on the CPU.",
       .run = [](const Args&) -> absl::StatusOr<int> { return Run(); }});
 }
 

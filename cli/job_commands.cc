@@ -49,15 +49,16 @@ absl::StatusOr<proto::JobConfig> Config(const Args& args) {
 
 absl::StatusOr<int> Rollout(const Args& args) {
   ASSIGN_OR_RETURN(proto::JobConfig c, Config(args));
-  if (args.Get("learner").empty()) return absl::InvalidArgumentError("--learner HOST:PORT is required");
+  if (args.Get("learner").empty())
+    return absl::InvalidArgumentError("--learner HOST:PORT is required");
   ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
   model::SetCpuThreads(WorkerThreads(c));
   model::Transformer policy(dims);
   ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
   ASSIGN_OR_RETURN(auto composer, MakeComposer(c));
   rollout::AgentOptions ao = rollout::AgentOptionsFromConfig(c);
-  ao.worker_id = args.Get("worker-id").empty() ? absl::StrCat("worker-", getpid())
-                                               : args.Get("worker-id");
+  ao.worker_id =
+      args.Get("worker-id").empty() ? absl::StrCat("worker-", getpid()) : args.Get("worker-id");
   rollout::AgentRunner runner(factory.get(), composer.get(), ao);
   rollout::LearnerClient client(rollout::LearnerClient::Connect(args.Get("learner")),
                                 args.Get("learner"), c.cluster().rpc_timeout_s());
@@ -108,7 +109,8 @@ absl::StatusOr<std::string> RunSft(const proto::JobConfig& c, const std::string&
         DSARL_LOG_WARN("sft: {}", std::string(s.status().message()));
         continue;
       }
-      if (static_cast<int>(s->tokens.size()) <= policy->dims().max_pos) samples.push_back(std::move(*s));
+      if (static_cast<int>(s->tokens.size()) <= policy->dims().max_pos)
+        samples.push_back(std::move(*s));
     }
   }
   if (samples.empty()) return absl::FailedPreconditionError("sft: no training conversations");
@@ -125,14 +127,13 @@ absl::StatusOr<std::string> RunSft(const proto::JobConfig& c, const std::string&
   so.batch_tokens = c.sft().batch_tokens();
   so.seed = c.seed();
   std::cout << absl::StrFormat("sft: %d conversations, %d steps\n", samples.size(), so.steps);
-  ASSIGN_OR_RETURN(auto metrics, learner::RunLmStage(&trainer, samples, so,
-                                                     [&](const learner::StageStepMetrics& m) {
-                                                       if (m.step % 25 == 0 || m.step == so.steps) {
-                                                         std::cerr << absl::StrFormat(
-                                                             "sft step %d/%d  loss %.4f\n", m.step,
-                                                             so.steps, m.lm_loss);
-                                                       }
-                                                     }));
+  ASSIGN_OR_RETURN(
+      auto metrics,
+      learner::RunLmStage(&trainer, samples, so, [&](const learner::StageStepMetrics& m) {
+        if (m.step % 25 == 0 || m.step == so.steps) {
+          std::cerr << absl::StrFormat("sft step %d/%d  loss %.4f\n", m.step, so.steps, m.lm_loss);
+        }
+      }));
   RETURN_IF_ERROR(model::SaveCheckpoint(out_dir, *policy, {{"stage", "sft"}}));
   return out_dir;
 }
@@ -156,14 +157,15 @@ void RegisterJobCommands(CommandTable* table) {
   table->Add(Command{
       .name = "rollout",
       .summary = "run a rollout worker: lease prompts from a learner, generate groups, submit them",
-      .description = "Rebuilds each leased task's environment, samples G episodes with the current\n"
-                     "policy (pulled from the learner when its version changes), scores them with\n"
-                     "the configured rewards and submits the group. Ctrl-C/SIGTERM returns the\n"
-                     "unfinished leases and exits.",
+      .description =
+          "Rebuilds each leased task's environment, samples G episodes with the current\n"
+          "policy (pulled from the learner when its version changes), scores them with\n"
+          "the configured rewards and submits the group. Ctrl-C/SIGTERM returns the\n"
+          "unfinished leases and exits.",
       .flags = {kConfig, kSet, FlagSpec{"learner", "learner address HOST:PORT", ""},
                 FlagSpec{"worker-id", "name in logs and leases (default worker-PID)", ""},
-                FlagSpec{"give-up-after", "exit after this long without the learner [s] (0 = never)",
-                         "0"}},
+                FlagSpec{"give-up-after",
+                         "exit after this long without the learner [s] (0 = never)", "0"}},
       .run = Rollout});
   table->Add(Command{
       .name = "sft",
@@ -180,27 +182,27 @@ void RegisterJobCommands(CommandTable* table) {
         std::cout << "wrote " << dir << "\n";
         return 0;
       }});
-  table->Add(Command{
-      .name = "eval",
-      .summary = "pass@1 and pass@k per category on held-out tasks, as a table",
-      .flags = {kConfig, kSet, FlagSpec{"checkpoint", "checkpoint directory", ""},
-                FlagSpec{"k", "samples per task (default eval.k)", ""},
-                FlagSpec{"tasks", "held-out tasks (default eval.num_tasks)", ""}},
-      .run = [](const Args& args) -> absl::StatusOr<int> {
-        ASSIGN_OR_RETURN(proto::JobConfig c, Config(args));
-        if (args.Get("checkpoint").empty()) return absl::InvalidArgumentError("--checkpoint is required");
-        ASSIGN_OR_RETURN(auto policy, model::LoadCheckpoint(args.Get("checkpoint")));
-        int k = c.eval().k(), n = c.eval().num_tasks();
-        if (!args.Get("k").empty()) {
-          ASSIGN_OR_RETURN(k, args.GetInt("k"));
-        }
-        if (!args.Get("tasks").empty()) {
-          ASSIGN_OR_RETURN(n, args.GetInt("tasks"));
-        }
-        ASSIGN_OR_RETURN(rollout::EvalReport r, RunEval(c, *policy, k, n));
-        std::cout << rollout::FormatEvalTable(r);
-        return 0;
-      }});
+  table->Add(Command{.name = "eval",
+                     .summary = "pass@1 and pass@k per category on held-out tasks, as a table",
+                     .flags = {kConfig, kSet, FlagSpec{"checkpoint", "checkpoint directory", ""},
+                               FlagSpec{"k", "samples per task (default eval.k)", ""},
+                               FlagSpec{"tasks", "held-out tasks (default eval.num_tasks)", ""}},
+                     .run = [](const Args& args) -> absl::StatusOr<int> {
+                       ASSIGN_OR_RETURN(proto::JobConfig c, Config(args));
+                       if (args.Get("checkpoint").empty())
+                         return absl::InvalidArgumentError("--checkpoint is required");
+                       ASSIGN_OR_RETURN(auto policy, model::LoadCheckpoint(args.Get("checkpoint")));
+                       int k = c.eval().k(), n = c.eval().num_tasks();
+                       if (!args.Get("k").empty()) {
+                         ASSIGN_OR_RETURN(k, args.GetInt("k"));
+                       }
+                       if (!args.Get("tasks").empty()) {
+                         ASSIGN_OR_RETURN(n, args.GetInt("tasks"));
+                       }
+                       ASSIGN_OR_RETURN(rollout::EvalReport r, RunEval(c, *policy, k, n));
+                       std::cout << rollout::FormatEvalTable(r);
+                       return 0;
+                     }});
 }
 
 }  // namespace dsarl::cli

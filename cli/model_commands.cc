@@ -5,12 +5,12 @@
 #include <iostream>
 
 #include "absl/strings/str_format.h"
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "model/chat_format.h"
 #include "model/checkpoint.h"
 #include "model/generator.h"
-#include "base/json.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "proto/config_loader.h"
@@ -20,7 +20,8 @@ namespace {
 
 using model::AttentionMode;
 
-const FlagSpec kConfigFlag{"config", "job config (text-format JobConfig); its model section is used",
+const FlagSpec kConfigFlag{"config",
+                           "job config (text-format JobConfig); its model section is used",
                            "configs/quickstart.textproto"};
 const FlagSpec kSetFlag{"set", "override a config field: path.to.field=value", "", false, true};
 
@@ -33,28 +34,28 @@ absl::StatusOr<model::ModelDims> DimsFromArgs(const Args& args) {
 absl::StatusOr<int> Info(const Args& args) {
   ASSIGN_OR_RETURN(model::ModelDims d, DimsFromArgs(args));
   ASSIGN_OR_RETURN(int64_t context, args.GetInt("context"));
-  std::cout << absl::StrFormat("model: d_model %d, %d layers, %d heads, d_c %d, rope %d, "
-                               "indexer %dx%d, top-k %d, vocab %d%s\n",
-                               d.d_model, d.n_layers, d.n_heads, d.d_c, d.rope, d.index_heads,
-                               d.index_dim, d.index_topk, d.vocab,
-                               d.n_routed > 0 ? absl::StrFormat(", MoE %d experts top-%d",
-                                                                d.n_routed, d.experts_per_tok)
-                                              : std::string());
+  std::cout << absl::StrFormat(
+      "model: d_model %d, %d layers, %d heads, d_c %d, rope %d, "
+      "indexer %dx%d, top-k %d, vocab %d%s\n",
+      d.d_model, d.n_layers, d.n_heads, d.d_c, d.rope, d.index_heads, d.index_dim, d.index_topk,
+      d.vocab,
+      d.n_routed > 0 ? absl::StrFormat(", MoE %d experts top-%d", d.n_routed, d.experts_per_tok)
+                     : std::string());
   std::cout << "parameters by part:\n";
   for (const auto& [part, n] : model::ParameterCountByPart(d)) {
     std::cout << absl::StrFormat("  %-20s %12d\n", part, n);
   }
-  std::cout << absl::StrFormat("  %-20s %12d\n  %-20s %12d\n", "total",
-                               model::ParameterCount(d), "active per token",
-                               model::ActiveParameterCount(d));
+  std::cout << absl::StrFormat("  %-20s %12d\n  %-20s %12d\n", "total", model::ParameterCount(d),
+                               "active per token", model::ActiveParameterCount(d));
   const double dense = model::ForwardFlopsPerToken(d, context, false);
   const double sparse = model::ForwardFlopsPerToken(d, context, true);
   std::cout << absl::StrFormat(
       "forward FLOPs per token at context %d: dense %.3g, sparse %.3g (%.2fx)\n", context, dense,
       sparse, dense / sparse);
-  std::cout << absl::StrFormat("decode cache: %d bytes per token (%d layers x (%d latent + %d "
-                               "indexer) fp32)\n",
-                               model::CacheBytesPerToken(d), d.n_layers, d.kv_dim(), d.index_dim);
+  std::cout << absl::StrFormat(
+      "decode cache: %d bytes per token (%d layers x (%d latent + %d "
+      "indexer) fp32)\n",
+      model::CacheBytesPerToken(d), d.n_layers, d.kv_dim(), d.index_dim);
   return 0;
 }
 
@@ -142,8 +143,8 @@ absl::StatusOr<int> Score(const Args& args) {
       std::cout << row.Dump() << "\n";
     }
   }
-  std::cerr << absl::StrFormat("%d lines, %d tokens, perplexity %.4f\n", lines.size(),
-                               total_tokens, std::exp(total_nll / std::max<int64_t>(total_tokens, 1)));
+  std::cerr << absl::StrFormat("%d lines, %d tokens, perplexity %.4f\n", lines.size(), total_tokens,
+                               std::exp(total_nll / std::max<int64_t>(total_tokens, 1)));
   return 0;
 }
 
@@ -181,7 +182,8 @@ absl::StatusOr<int> Generate(const Args& args) {
   }
   const int V = m->dims().vocab;
   std::vector<float> logits;
-  for (int i = 0; i < samples; ++i) logits.insert(logits.end(), first.logits.begin(), first.logits.end());
+  for (int i = 0; i < samples; ++i)
+    logits.insert(logits.end(), first.logits.begin(), first.logits.end());
   model::SamplingParams sp{float(temperature), int32_t(top_k), float(top_p)};
   std::vector<model::Rng> rngs;
   for (int i = 0; i < samples; ++i) rngs.push_back(model::Rng::ForStream(seed, i));
@@ -234,12 +236,12 @@ void RegisterModelCommands(CommandTable* table) {
       .flags = {kConfigFlag, kSetFlag,
                 FlagSpec{"context", "context length for the FLOPs estimate [tokens]", "4096"}},
       .run = Info});
-  table->Add(Command{
-      .name = "model init",
-      .summary = "write a freshly initialized checkpoint (safetensors + config.json)",
-      .flags = {kConfigFlag, kSetFlag, FlagSpec{"seed", "initialization seed", "1234"},
-                FlagSpec{"out", "output directory", ""}},
-      .run = Init});
+  table->Add(
+      Command{.name = "model init",
+              .summary = "write a freshly initialized checkpoint (safetensors + config.json)",
+              .flags = {kConfigFlag, kSetFlag, FlagSpec{"seed", "initialization seed", "1234"},
+                        FlagSpec{"out", "output directory", ""}},
+              .run = Init});
   table->Add(Command{
       .name = "model score",
       .summary = "per-token log-probs of each line of a text file (JSONL) and perplexity",

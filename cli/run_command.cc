@@ -270,7 +270,8 @@ void RegisterRunCommand(CommandTable* table) {
       .name = "run",
       .summary = "run a whole job on this machine: synthesize, SFT, evaluate, GRPO, evaluate",
       .description =
-          "Synthesizes the configured environments into OUTPUT_DIR/store (once), runs the SFT warm\n"
+          "Synthesizes the configured environments into OUTPUT_DIR/store (once), runs the SFT "
+          "warm\n"
           "start (once; OUTPUT_DIR/sft), evaluates held-out pass@1, starts the learner and\n"
           "rollout.num_workers worker processes on loopback (a dead worker is restarted),\n"
           "trains, and evaluates again. Progress on stderr; metrics in OUTPUT_DIR/metrics.jsonl\n"

@@ -165,7 +165,7 @@ absl::StatusOr<std::shared_ptr<RemoteServer>> RemoteServer::Connect(const std::s
   ctx.set_wait_for_ready(true);  // the server may still be starting
   RETURN_IF_ERROR(
       FromGrpcStatus(server->stub_->Describe(&ctx, proto::DescribeRequest(), &server->description_),
-               absl::StrCat("remote environment ", address, ": Describe")));
+                     absl::StrCat("remote environment ", address, ": Describe")));
   DSARL_LOG_INFO("connected to remote environment {} {} at {} ({} categories)",
                  server->description_.name(), server->description_.version(), address,
                  server->description_.categories_size());

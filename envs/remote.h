@@ -21,8 +21,6 @@
 
 namespace dsarl::envs {
 
-
-
 // A connection to one environment server (one channel, shared by all its environments).
 class RemoteServer {
  public:

@@ -22,7 +22,8 @@ absl::StatusOr<TrainSample> ToTrainSample(const proto::Trajectory& t, const mode
       return absl::InvalidArgumentError(absl::StrCat(who, ": ", t.kept_sets_size(), " kept sets"));
     }
     s.kept.resize(n);
-    for (int i = 0; i < n; ++i) s.kept[i].assign(t.kept_sets(i).ids().begin(), t.kept_sets(i).ids().end());
+    for (int i = 0; i < n; ++i)
+      s.kept[i].assign(t.kept_sets(i).ids().begin(), t.kept_sets(i).ids().end());
   }
   const int M = d.n_moe_layers(), K = d.experts_per_tok;
   if (t.routed_experts_size() > 0) {

@@ -11,8 +11,8 @@
 namespace dsarl::learner {
 
 struct ConvertStats {
-  int infra_errors = 0;      // trajectories left out
-  int groups_dropped = 0;    // groups left with fewer than 2 trajectories
+  int infra_errors = 0;    // trajectories left out
+  int groups_dropped = 0;  // groups left with fewer than 2 trajectories
 };
 
 // One trajectory. InvalidArgument (naming prompt and sample) when its per-token arrays disagree

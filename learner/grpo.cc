@@ -14,20 +14,32 @@ GrpoConfig GrpoConfigFromProto(const proto::LearnerConfig& c) {
   g.eps_high = c.eps_high();
   g.beta = c.kl_coef();
   switch (c.kl_estimator()) {
-    case proto::LearnerConfig::K1: g.kl = KlEstimator::kK1; break;
-    case proto::LearnerConfig::K2: g.kl = KlEstimator::kK2; break;
-    case proto::LearnerConfig::K3: g.kl = KlEstimator::kK3; break;
-    default: g.kl = KlEstimator::kUnbiasedK3; break;
+    case proto::LearnerConfig::K1:
+      g.kl = KlEstimator::kK1;
+      break;
+    case proto::LearnerConfig::K2:
+      g.kl = KlEstimator::kK2;
+      break;
+    case proto::LearnerConfig::K3:
+      g.kl = KlEstimator::kK3;
+      break;
+    default:
+      g.kl = KlEstimator::kUnbiasedK3;
+      break;
   }
   g.delta = c.offpolicy_delta();
   g.offpolicy_mask = c.offpolicy_mask();
   g.std_norm = c.advantage_std_norm();
   switch (c.loss_aggregation()) {
-    case proto::LearnerConfig::TOKEN_SUM: g.aggregation = LossAggregation::kTokenSum; break;
+    case proto::LearnerConfig::TOKEN_SUM:
+      g.aggregation = LossAggregation::kTokenSum;
+      break;
     case proto::LearnerConfig::GLOBAL_TOKEN_MEAN:
       g.aggregation = LossAggregation::kGlobalTokenMean;
       break;
-    default: g.aggregation = LossAggregation::kSequenceMean; break;
+    default:
+      g.aggregation = LossAggregation::kSequenceMean;
+      break;
   }
   return g;
 }

@@ -271,7 +271,8 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
     DSARL_LOG_ERROR("learner: metrics: {}", std::string(s.message()));
   }
   total_seconds_ += seconds;
-  const double eta = (config_.learner().total_steps() - step_) * total_seconds_ / std::max<double>(history_.size(), 1);
+  const double eta = (config_.learner().total_steps() - step_) * total_seconds_ /
+                     std::max<double>(history_.size(), 1);
   options_.progress(absl::StrFormat(
       "step %d/%d  reward %.3f  pass %.1f%%  kl %.4f  masked %.1f%%  clip %.1f%%  %.0f tok/s  "
       "ETA %.0fs",
@@ -337,13 +338,15 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
       }
     }
     state_->SetStep(step_);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Report(report, groups, uniform, secs, oldest);
     if (cs.infra_errors > 0) {
-      DSARL_LOG_WARN("learner: step {}: {} trajectories with infrastructure errors left out",
-                     step_, cs.infra_errors);
+      DSARL_LOG_WARN("learner: step {}: {} trajectories with infrastructure errors left out", step_,
+                     cs.infra_errors);
     }
-    if (lc.checkpoint_every() > 0 && step_ % lc.checkpoint_every() == 0) RETURN_IF_ERROR(Checkpoint());
+    if (lc.checkpoint_every() > 0 && step_ % lc.checkpoint_every() == 0)
+      RETURN_IF_ERROR(Checkpoint());
   }
   auto last = checkpointer_->Latest();
   if (!last.ok() || last->step() != step_) RETURN_IF_ERROR(Checkpoint());

@@ -27,7 +27,7 @@
 namespace dsarl::learner {
 
 struct LearnerJobOptions {
-  std::string listen;                               // overrides cluster.learner_listen when set
+  std::string listen;                                // overrides cluster.learner_listen when set
   std::function<void(const std::string&)> progress;  // one line per step (default: stderr)
 };
 

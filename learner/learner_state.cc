@@ -30,7 +30,8 @@ absl::StatusOr<proto::LeaseResponse> LearnerState::Lease(const std::string& work
     if (finished_ || n <= 0) return resp;
     scheduler_->ExpireLeases(clock_ms_());
     if (max_in_flight_ > 0) {
-      n = std::min<int>(n, max_in_flight_ - scheduler_->leased() - static_cast<int>(pending_.size()));
+      n = std::min<int>(n,
+                        max_in_flight_ - scheduler_->leased() - static_cast<int>(pending_.size()));
       if (n <= 0) return resp;  // the worker waits and asks again
     }
     leases = scheduler_->Lease(worker, std::min(n, 256), clock_ms_());
@@ -84,9 +85,10 @@ absl::StatusOr<proto::SubmitGroupResponse> LearnerState::Submit(uint64_t lease_i
     lease = *done;
     if (group.prompt_id() != lease.prompt_id || group.attempt() != lease.attempt) {
       scheduler_->Requeue(lease.prompt_id);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "group for prompt ", group.prompt_id(), " attempt ", group.attempt(), " does not match lease ",
-          lease_id, " (prompt ", lease.prompt_id, " attempt ", lease.attempt, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("group for prompt ", group.prompt_id(), " attempt ", group.attempt(),
+                       " does not match lease ", lease_id, " (prompt ", lease.prompt_id,
+                       " attempt ", lease.attempt, ")"));
     }
     const int64_t oldest = MinPolicyVersion(group);
     if (weights_->version - oldest > max_staleness_) {

@@ -42,7 +42,8 @@ class LearnerState {
   // ---- called by the training loop ----
   // Waits until `n` groups are queued (or `stop()` turns true / the deadline passes) and takes
   // up to n of them, oldest first.
-  std::vector<proto::Group> TakeGroups(int n, int64_t timeout_ms, const std::function<bool()>& stop);
+  std::vector<proto::Group> TakeGroups(int n, int64_t timeout_ms,
+                                       const std::function<bool()>& stop);
   // Puts groups back at the front of the queue (e.g. a step that failed before training).
   void Requeue(std::vector<proto::Group> groups);
   void Publish(std::shared_ptr<const PublishedWeights> weights);

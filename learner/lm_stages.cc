@@ -23,7 +23,8 @@ std::vector<TrainSample> NextBatch(const std::vector<TrainSample>& data, std::ve
                                    size_t* pos, uint64_t seed, int* epoch, int budget) {
   std::vector<TrainSample> batch;
   int used = 0;
-  while (batch.empty() || used + int(data[(*order)[*pos % order->size()]].tokens.size()) <= budget) {
+  while (batch.empty() ||
+         used + int(data[(*order)[*pos % order->size()]].tokens.size()) <= budget) {
     if (*pos >= order->size()) {
       *pos = 0;
       ++*epoch;
@@ -123,7 +124,8 @@ absl::StatusOr<StageEval> EvaluateStage(Trainer* trainer, const std::vector<Trai
   for (size_t start = 0; start < data.size();) {
     std::vector<TrainSample> batch;
     int used = 0;
-    while (start < data.size() && (batch.empty() || used + int(data[start].tokens.size()) <= batch_tokens)) {
+    while (start < data.size() &&
+           (batch.empty() || used + int(data[start].tokens.size()) <= batch_tokens)) {
       used += data[start].tokens.size();
       batch.push_back(data[start++]);
     }

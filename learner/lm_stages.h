@@ -28,8 +28,8 @@ absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(const std::string& path,
 struct StageOptions {
   LmStage stage = LmStage::kSft;
   int steps = 100;
-  int batch_tokens = 4096;        // tokens per optimizer step
-  uint64_t seed = 1;              // batch order
+  int batch_tokens = 4096;  // tokens per optimizer step
+  uint64_t seed = 1;        // batch order
   int log_every = 10;
 };
 

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/crc32c.h"
-#include "base/status_macros.h"
 #include "base/json.h"
+#include "base/status_macros.h"
 #include "proto/tensorboard.pb.h"
 
 namespace dsarl::learner {
@@ -26,15 +26,17 @@ absl::StatusOr<std::unique_ptr<MetricsWriter>> MetricsWriter::Open(const std::st
   std::unique_ptr<MetricsWriter> w(new MetricsWriter());
   w->jsonl_path_ = dir + "/metrics.jsonl";
   w->jsonl_ = std::fopen(w->jsonl_path_.c_str(), "a");
-  if (w->jsonl_ == nullptr) return absl::InternalError(absl::StrCat(w->jsonl_path_, ": cannot open"));
-  w->events_path_ = absl::StrCat(dir, "/tensorboard/events.out.tfevents.",
-                                 static_cast<int64_t>(Now()), ".dsarl");
+  if (w->jsonl_ == nullptr)
+    return absl::InternalError(absl::StrCat(w->jsonl_path_, ": cannot open"));
+  w->events_path_ =
+      absl::StrCat(dir, "/tensorboard/events.out.tfevents.", static_cast<int64_t>(Now()), ".dsarl");
   for (int i = 1; std::filesystem::exists(w->events_path_); ++i) {
     w->events_path_ = absl::StrCat(dir, "/tensorboard/events.out.tfevents.",
                                    static_cast<int64_t>(Now()), ".dsarl.", i);
   }
   w->events_ = std::fopen(w->events_path_.c_str(), "wb");
-  if (w->events_ == nullptr) return absl::InternalError(absl::StrCat(w->events_path_, ": cannot open"));
+  if (w->events_ == nullptr)
+    return absl::InternalError(absl::StrCat(w->events_path_, ": cannot open"));
   tensorboard::Event first;
   first.set_wall_time(Now());
   first.set_file_version("brain.Event:2");

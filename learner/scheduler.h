@@ -17,7 +17,7 @@ namespace dsarl::learner {
 struct LeaseInfo {
   uint64_t lease_id = 0;
   uint64_t prompt_id = 0;
-  uint32_t attempt = 0;     // with prompt_id, the idempotency key of the group
+  uint32_t attempt = 0;  // with prompt_id, the idempotency key of the group
   std::string worker;
   int64_t deadline_ms = 0;
 };
@@ -61,8 +61,8 @@ class PromptScheduler {
   int64_t timeout_ms_;
   uint64_t next_lease_id_;
   SchedulerState state_;
-  std::deque<uint64_t> retry_;               // prompts waiting for a new attempt
-  std::map<uint64_t, LeaseInfo> leases_;     // by lease id
+  std::deque<uint64_t> retry_;            // prompts waiting for a new attempt
+  std::map<uint64_t, LeaseInfo> leases_;  // by lease id
 };
 
 }  // namespace dsarl::learner

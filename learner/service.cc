@@ -81,9 +81,9 @@ grpc::ServerWriteReactor<proto::WeightsChunk>* LearnerService::GetWeights(
       explicit Fail(grpc::Status s) { Finish(s); }
       void OnDone() override { delete this; }
     };
-    return new Fail(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 absl::StrCat("version ", req->version(), " is gone; current is ",
-                                              w->version)));
+    return new Fail(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("version ", req->version(), " is gone; current is ", w->version)));
   }
   return new WeightsWriter(std::move(w), WeightsChunkBytes(req->chunk_bytes()));
 }

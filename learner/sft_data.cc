@@ -3,10 +3,10 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "base/status_macros.h"
-#include "model/chat_format.h"
 #include "base/json.h"
 #include "base/message.h"
+#include "base/status_macros.h"
+#include "model/chat_format.h"
 
 namespace dsarl::learner {
 namespace {
@@ -37,7 +37,8 @@ absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const pr
     conv.messages.push_back(Message::Assistant("", "", round));
     auto step = (*env)->Step(ep->state.get(), round);
     if (!step.ok()) return Annotate(step.status(), who);
-    for (const auto& r : step->results) conv.messages.push_back(Message::Tool(r.output, r.is_error));
+    for (const auto& r : step->results)
+      conv.messages.push_back(Message::Tool(r.output, r.is_error));
   }
   conv.messages.push_back(Message::Assistant("", ep->task.solution.final_answer));
   (*env)->Close(ep->state.get());
@@ -101,9 +102,8 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
     auto rendered = model::RenderConversation(conv);
     if (!rendered.ok()) return Annotate(rendered.status(), where);
     if (static_cast<int>(rendered->ids.size()) > max_len) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": conversation has ",
-                                                     rendered->ids.size(), " tokens, more than ",
-                                                     max_len));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": conversation has ", rendered->ids.size(), " tokens, more than ", max_len));
     }
     out.push_back(FromRendered(*rendered));
   }

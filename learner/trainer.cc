@@ -24,9 +24,15 @@ TrainerOptions TrainerOptionsFromConfig(const proto::JobConfig& c) {
   o.minibatches = l.minibatches_per_step();
   o.temperature = c.rollout().temperature();
   switch (c.model().attention_mode()) {
-    case proto::ModelConfig::DENSE: o.mode = model::AttentionMode::kDense; break;
-    case proto::ModelConfig::DENSE_WARMUP: o.mode = model::AttentionMode::kDenseWarmup; break;
-    default: o.mode = model::AttentionMode::kSparse; break;
+    case proto::ModelConfig::DENSE:
+      o.mode = model::AttentionMode::kDense;
+      break;
+    case proto::ModelConfig::DENSE_WARMUP:
+      o.mode = model::AttentionMode::kDenseWarmup;
+      break;
+    default:
+      o.mode = model::AttentionMode::kSparse;
+      break;
   }
   return o;
 }
@@ -46,18 +52,17 @@ absl::Status ValidateSample(const TrainSample& s, int vocab, int routed_per_toke
     return absl::InvalidArgumentError("sample: kept sets must be empty or one per token");
   }
   if (!s.routed_experts.empty() && s.routed_experts.size() != n * routed_per_token) {
-    return absl::InvalidArgumentError(absl::StrCat("sample: ", s.routed_experts.size(),
-                                                   " routed experts, expected ",
-                                                   n * routed_per_token));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sample: ", s.routed_experts.size(), " routed experts, expected ", n * routed_per_token));
   }
   for (size_t t = 0; t < n; ++t) {
     if (s.tokens[t] < 0 || s.tokens[t] >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("sample: token ", s.tokens[t], " at ", t,
-                                                     " outside the vocabulary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sample: token ", s.tokens[t], " at ", t, " outside the vocabulary"));
     }
     if (s.loss_mask[t] && !std::isfinite(s.behaviour_logprobs[t])) {
-      return absl::InvalidArgumentError(absl::StrCat("sample: behaviour log-prob at ", t,
-                                                     " is not finite"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sample: behaviour log-prob at ", t, " is not finite"));
     }
   }
   return absl::OkStatus();

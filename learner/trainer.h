@@ -29,17 +29,17 @@ struct TrainSample {
 
 struct TrainGroup {
   std::vector<TrainSample> samples;
-  std::vector<double> rewards;            // one per sample
+  std::vector<double> rewards;  // one per sample
 };
 
 struct TrainerOptions {
   GrpoConfig grpo;
   AdamWConfig adam;
   LrSchedule lr;
-  double grad_clip = 1.0;                 // 0 disables
+  double grad_clip = 1.0;  // 0 disables
   int micro_batch_tokens = 4096;
-  int minibatches = 1;                    // optimizer steps per rollout batch
-  float temperature = 1.0f;               // the sampling temperature of the rollouts
+  int minibatches = 1;       // optimizer steps per rollout batch
+  float temperature = 1.0f;  // the sampling temperature of the rollouts
   model::AttentionMode mode = model::AttentionMode::kSparse;
 };
 
@@ -47,30 +47,30 @@ TrainerOptions TrainerOptionsFromConfig(const proto::JobConfig& config);
 
 struct MinibatchReport {
   double loss = 0;
-  double grad_norm = 0;                   // before clipping
+  double grad_norm = 0;  // before clipping
   double lr = 0;
-  bool skipped = false;                   // loss or gradient not finite: no update
+  bool skipped = false;  // loss or gradient not finite: no update
 };
 
 struct StepReport {
   std::vector<MinibatchReport> minibatches;
-  GrpoStats grpo;                         // over the rollout batch, each group at the policy it
-                                          // was trained with
-  double entropy = 0;                     // mean over counted tokens
+  GrpoStats grpo;                             // over the rollout batch, each group at the policy it
+                                              // was trained with
+  double entropy = 0;                         // mean over counted tokens
   double indexer_kl = 0, indexer_recall = 0;  // LM steps with the indexer loss (mean per row)
   std::vector<double> layer_kl, layer_recall;  // the same per layer
   double lm_loss = 0;                          // LM steps: mean NLL over loss-mask tokens
-  int64_t tokens = 0;                     // tokens forwarded (all, incl. context)
+  int64_t tokens = 0;                          // tokens forwarded (all, incl. context)
   int micro_batches = 0;
 };
 
 struct LmStepOptions {
   model::AttentionMode mode = model::AttentionMode::kSparse;
-  bool lm_loss = true;                    // mean NLL over loss-mask tokens
-  bool indexer_loss = false;              // SPEC §2 KL (always on in kDenseWarmup)
-  bool indexer_only = false;              // update only the indexers (DSA warm-up)
-  bool no_update = false;                 // evaluate only: no backward, no optimizer step
-  float indexer_loss_weight = 1.0f;       // weight of the per-row mean KL in the loss
+  bool lm_loss = true;               // mean NLL over loss-mask tokens
+  bool indexer_loss = false;         // SPEC §2 KL (always on in kDenseWarmup)
+  bool indexer_only = false;         // update only the indexers (DSA warm-up)
+  bool no_update = false;            // evaluate only: no backward, no optimizer step
+  float indexer_loss_weight = 1.0f;  // weight of the per-row mean KL in the loss
 };
 
 class Trainer {

@@ -39,8 +39,9 @@ absl::Status Validate(const Conversation& c) {
   if (c.messages.empty()) return absl::InvalidArgumentError("conversation has no messages");
   size_t calls = 0, results = 0;  // of the last assistant turn with calls, and results seen
   auto missing = [&](size_t i, const Message& m) {
-    return MessageError(i, m, absl::StrCat("comes after ", results, " of the ", calls,
-                                           " tool results the turn before needs"));
+    return MessageError(i, m,
+                        absl::StrCat("comes after ", results, " of the ", calls,
+                                     " tool results the turn before needs"));
   };
   for (size_t i = 0; i < c.messages.size(); ++i) {
     const Message& m = c.messages[i];
@@ -64,10 +65,12 @@ absl::Status Validate(const Conversation& c) {
         results = 0;
         break;
       case Role::kTool:
-        if (calls == 0) return MessageError(i, m, "must follow an assistant message with tool calls");
+        if (calls == 0)
+          return MessageError(i, m, "must follow an assistant message with tool calls");
         if (results == calls) {
-          return MessageError(i, m, absl::StrCat("one result too many: the turn before made ",
-                                                 calls, " tool calls"));
+          return MessageError(
+              i, m,
+              absl::StrCat("one result too many: the turn before made ", calls, " tool calls"));
         }
         ++results;
         break;

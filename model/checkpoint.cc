@@ -14,13 +14,18 @@
 namespace dsarl::model {
 namespace {
 
-std::string ShapeString(const std::vector<int64_t>& s) { return absl::StrCat("[", absl::StrJoin(s, ", "), "]"); }
+std::string ShapeString(const std::vector<int64_t>& s) {
+  return absl::StrCat("[", absl::StrJoin(s, ", "), "]");
+}
 
 const char* ModeName(AttentionMode m) {
   switch (m) {
-    case AttentionMode::kDense: return "dense";
-    case AttentionMode::kDenseWarmup: return "dense_warmup";
-    default: return "sparse";
+    case AttentionMode::kDense:
+      return "dense";
+    case AttentionMode::kDenseWarmup:
+      return "dense_warmup";
+    default:
+      return "sparse";
   }
 }
 
@@ -55,8 +60,8 @@ absl::Status LoadTensors(const SafetensorsFile& file, Transformer* model) {
   }
   for (const SafetensorsTensorInfo& info : file.tensors()) {
     if (table.Find(info.name) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          file.source(), ": tensor ", info.name, " is not part of this model's configuration"));
+      return absl::InvalidArgumentError(absl::StrCat(file.source(), ": tensor ", info.name,
+                                                     " is not part of this model's configuration"));
     }
   }
   for (const TensorInfo& t : table.tensors()) {
@@ -136,11 +141,13 @@ Json ConfigJson(const ModelDims& d) {
 }
 
 absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& c, const std::string& source) {
-  if (!c.is_object()) return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
+  if (!c.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
   auto get_int = [&](const char* key, int* out, bool required) -> absl::Status {
     const Json* v = c.Find(key);
     if (v == nullptr || v->is_null()) {
-      if (required) return absl::InvalidArgumentError(absl::StrCat(source, ": missing \"", key, "\""));
+      if (required)
+        return absl::InvalidArgumentError(absl::StrCat(source, ": missing \"", key, "\""));
       return absl::OkStatus();
     }
     if (!v->is_integer() || v->int_value() < 0 || v->int_value() > (1 << 30)) {
@@ -204,8 +211,9 @@ absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& c, const std::string& s
   }
   if (const Json* m = c.Find("dsarl_attention_mode"); m != nullptr && m->is_string()) {
     const std::string& s = m->string_value();
-    d.mode = s == "dense" ? AttentionMode::kDense
-                          : (s == "dense_warmup" ? AttentionMode::kDenseWarmup : AttentionMode::kSparse);
+    d.mode = s == "dense"
+                 ? AttentionMode::kDense
+                 : (s == "dense_warmup" ? AttentionMode::kDenseWarmup : AttentionMode::kSparse);
   }
   if (d.n_routed == 0) d.first_k_dense = d.n_layers;
   if (d.rope % 2 != 0 || d.index_dim < d.rope || d.vocab <= 0 || d.d_model <= 0 ||
@@ -220,7 +228,8 @@ absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
                             const std::map<std::string, std::string>& metadata) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create directory: ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat(dir, ": cannot create directory: ", ec.message()));
   SafetensorsMetadata meta(metadata.begin(), metadata.end());
   meta["format"] = "pt";
   RETURN_IF_ERROR(WriteSafetensors(dir + "/model.safetensors", TensorsOf(model), meta));
@@ -233,7 +242,8 @@ absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
     if (!out) return absl::InternalError(absl::StrCat(tmp, ": write failed (disk full?)"));
   }
   std::filesystem::rename(tmp, dir + "/config.json", ec);
-  if (ec) return absl::InternalError(absl::StrCat(dir, "/config.json: rename failed: ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat(dir, "/config.json: rename failed: ", ec.message()));
   return absl::OkStatus();
 }
 

@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "model/dims.h"
 #include "base/json.h"
+#include "model/dims.h"
 #include "model/transformer.h"
 
 namespace dsarl::model {

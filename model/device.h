@@ -21,12 +21,12 @@ struct GpuInfo {
 };
 
 struct DeviceReport {
-  bool cuda_compiled = false;      // this binary contains the CUDA backend
-  int cuda_runtime_version = 0;    // e.g. 13000; 0 when not compiled
-  int cuda_driver_version = 0;     // 0 when no driver is installed
-  std::vector<GpuInfo> gpus;       // usable GPUs
-  std::string why_no_gpu;          // set when gpus is empty: the reason, in words
-  std::string nccl_version;        // "" when NCCL is not linked
+  bool cuda_compiled = false;    // this binary contains the CUDA backend
+  int cuda_runtime_version = 0;  // e.g. 13000; 0 when not compiled
+  int cuda_driver_version = 0;   // 0 when no driver is installed
+  std::vector<GpuInfo> gpus;     // usable GPUs
+  std::string why_no_gpu;        // set when gpus is empty: the reason, in words
+  std::string nccl_version;      // "" when NCCL is not linked
 };
 
 // Probes the CUDA runtime and driver, lists GPUs and runs a tiny self-test kernel on each.

@@ -67,17 +67,23 @@ absl::StatusOr<ModelDims> DimsFromConfig(const proto::ModelConfig& c) {
   d.routed_scale = c.routed_scaling_factor();
   d.norm_topk_prob = c.norm_topk_prob();
   switch (c.attention_mode()) {
-    case proto::ModelConfig::DENSE: d.mode = AttentionMode::kDense; break;
-    case proto::ModelConfig::DENSE_WARMUP: d.mode = AttentionMode::kDenseWarmup; break;
-    default: d.mode = AttentionMode::kSparse; break;
+    case proto::ModelConfig::DENSE:
+      d.mode = AttentionMode::kDense;
+      break;
+    case proto::ModelConfig::DENSE_WARMUP:
+      d.mode = AttentionMode::kDenseWarmup;
+      break;
+    default:
+      d.mode = AttentionMode::kSparse;
+      break;
   }
   if (d.rope % 2 != 0 || d.index_dim < d.rope || (d.index_dim - 0) % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model: qk_rope_head_dim (", d.rope, ") must be even and index_head_dim (", d.index_dim,
-        ") even and >= it"));
+    return absl::InvalidArgumentError(absl::StrCat("model: qk_rope_head_dim (", d.rope,
+                                                   ") must be even and index_head_dim (",
+                                                   d.index_dim, ") even and >= it"));
   }
-  if (d.n_routed > 0 && (d.experts_per_tok > d.n_routed || d.n_routed % d.n_group != 0 ||
-                         d.topk_group > d.n_group)) {
+  if (d.n_routed > 0 &&
+      (d.experts_per_tok > d.n_routed || d.n_routed % d.n_group != 0 || d.topk_group > d.n_group)) {
     return absl::InvalidArgumentError("model: inconsistent MoE sizes");
   }
   return d;

@@ -30,8 +30,8 @@ struct ModelDims {
   bool norm_topk_prob = true;
   AttentionMode mode = AttentionMode::kSparse;
 
-  int qk_head() const { return nope + rope; }       // per-head q width in q_b_proj
-  int kv_dim() const { return d_c + rope; }          // MQA key width: [c_kv ; k_rope]
+  int qk_head() const { return nope + rope; }  // per-head q width in q_b_proj
+  int kv_dim() const { return d_c + rope; }    // MQA key width: [c_kv ; k_rope]
   bool is_moe_layer(int layer) const { return n_routed > 0 && layer >= first_k_dense; }
   int n_moe_layers() const;
   // Softmax scale of MLA: (nope + rope)^-0.5, times mscale^2 under YaRN.
@@ -51,7 +51,8 @@ int64_t ActiveParameterCount(const ModelDims& d);
 // matmuls 2 x active params, plus attention (dense or top-k) and the indexer.
 double ForwardFlopsPerToken(const ModelDims& d, int context, bool sparse);
 
-// Decode cache bytes per token per sequence (all layers): MLA latent + rope key + indexer key, fp32.
+// Decode cache bytes per token per sequence (all layers): MLA latent + rope key + indexer key,
+// fp32.
 int64_t CacheBytesPerToken(const ModelDims& d);
 
 }  // namespace dsarl::model

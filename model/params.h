@@ -13,12 +13,12 @@
 namespace dsarl::model {
 
 struct TensorInfo {
-  std::string name;              // e.g. "model.layers.0.self_attn.q_a_proj.weight"
-  std::vector<int64_t> shape;    // row-major; Linear weights are [out, in] as in PyTorch
-  size_t offset = 0;             // in floats, into the parameter buffer
+  std::string name;            // e.g. "model.layers.0.self_attn.q_a_proj.weight"
+  std::vector<int64_t> shape;  // row-major; Linear weights are [out, in] as in PyTorch
+  size_t offset = 0;           // in floats, into the parameter buffer
   size_t numel = 0;
-  bool trainable = true;         // false for buffers such as e_score_correction_bias
-  bool is_indexer = false;       // belongs to a lightning indexer (DSA warm-up trains only these)
+  bool trainable = true;    // false for buffers such as e_score_correction_bias
+  bool is_indexer = false;  // belongs to a lightning indexer (DSA warm-up trains only these)
   enum class Init { kNormal, kOnes, kZeros } init = Init::kNormal;
 };
 
@@ -47,32 +47,32 @@ struct MlpTensors {
 };
 
 struct LayerTensors {
-  float* input_norm = nullptr;     // [d_model]
-  float* q_a = nullptr;            // [q_lora, d_model]
-  float* q_a_norm = nullptr;       // [q_lora]
-  float* q_b = nullptr;            // [H * (nope + rope), q_lora]
-  float* kv_a = nullptr;           // [d_c + rope, d_model]  (latent rows first)
-  float* kv_a_norm = nullptr;      // [d_c]
-  float* kv_b = nullptr;           // [H * (nope + v_head), d_c]  (per head: nope rows, v rows)
-  float* o_proj = nullptr;         // [d_model, H * v_head]
-  float* idx_wq_b = nullptr;       // [H_I * d_I, q_lora]
-  float* idx_wk = nullptr;         // [d_I, d_model]
-  float* idx_k_norm_w = nullptr;   // [d_I]
-  float* idx_k_norm_b = nullptr;   // [d_I]
-  float* idx_weights = nullptr;    // [H_I, d_model]
-  float* post_norm = nullptr;      // [d_model]
+  float* input_norm = nullptr;    // [d_model]
+  float* q_a = nullptr;           // [q_lora, d_model]
+  float* q_a_norm = nullptr;      // [q_lora]
+  float* q_b = nullptr;           // [H * (nope + rope), q_lora]
+  float* kv_a = nullptr;          // [d_c + rope, d_model]  (latent rows first)
+  float* kv_a_norm = nullptr;     // [d_c]
+  float* kv_b = nullptr;          // [H * (nope + v_head), d_c]  (per head: nope rows, v rows)
+  float* o_proj = nullptr;        // [d_model, H * v_head]
+  float* idx_wq_b = nullptr;      // [H_I * d_I, q_lora]
+  float* idx_wk = nullptr;        // [d_I, d_model]
+  float* idx_k_norm_w = nullptr;  // [d_I]
+  float* idx_k_norm_b = nullptr;  // [d_I]
+  float* idx_weights = nullptr;   // [H_I, d_model]
+  float* post_norm = nullptr;     // [d_model]
   bool moe = false;
-  MlpTensors mlp;                  // dense FFN (moe == false)
-  float* router = nullptr;         // [n_routed, d_model]
-  float* router_bias = nullptr;    // [n_routed] e_score_correction_bias (selection only)
-  std::vector<MlpTensors> experts; // n_routed
-  MlpTensors shared;               // hidden = moe_ffn * n_shared (hidden 0 when n_shared == 0)
+  MlpTensors mlp;                   // dense FFN (moe == false)
+  float* router = nullptr;          // [n_routed, d_model]
+  float* router_bias = nullptr;     // [n_routed] e_score_correction_bias (selection only)
+  std::vector<MlpTensors> experts;  // n_routed
+  MlpTensors shared;                // hidden = moe_ffn * n_shared (hidden 0 when n_shared == 0)
 };
 
 struct ModelTensors {
-  float* embed = nullptr;          // [vocab, d_model]
-  float* final_norm = nullptr;     // [d_model]
-  float* lm_head = nullptr;        // [vocab, d_model]
+  float* embed = nullptr;       // [vocab, d_model]
+  float* final_norm = nullptr;  // [d_model]
+  float* lm_head = nullptr;     // [vocab, d_model]
   std::vector<LayerTensors> layers;
 };
 

@@ -13,8 +13,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "base/status_macros.h"
 #include "base/json.h"
+#include "base/status_macros.h"
 
 namespace dsarl::model {
 namespace {

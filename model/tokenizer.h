@@ -70,7 +70,6 @@ bool IsSpecialToken(int32_t id);
 // The literal text of a special token ("<eos>"); "" for any other id.
 absl::string_view SpecialTokenText(int32_t id);
 
-
 // Stateless; cheap to copy. All methods are thread-safe.
 class Tokenizer {
  public:

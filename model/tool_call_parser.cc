@@ -196,7 +196,6 @@ class Parser {
 
 }  // namespace
 
-
 ParsedAssistantOutput ParseContentAndToolCalls(absl::string_view text, size_t base_position) {
   ParsedAssistantOutput out;
   Parser(text, base_position, &out).Run();

@@ -36,8 +36,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
     static const std::string kMarker = "field named \"";
-    if (size_t at = message.find(kMarker); at != std::string::npos && line >= 0 &&
-                                           line < static_cast<int>(lines_.size())) {
+    if (size_t at = message.find(kMarker);
+        at != std::string::npos && line >= 0 && line < static_cast<int>(lines_.size())) {
       size_t start = at + kMarker.size();
       std::string name = message.substr(start, message.find('"', start) - start);
       absl::string_view l = lines_[line];
@@ -59,10 +59,10 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
 };
 
 std::string FormatBounds(const FieldBounds& b) {
-  std::string lo = b.has_min() ? absl::StrCat(b.min_exclusive() ? "(" : "[", b.min())
-                               : std::string("(-inf");
-  std::string hi = b.has_max() ? absl::StrCat(b.max(), b.max_exclusive() ? ")" : "]")
-                               : std::string("+inf)");
+  std::string lo =
+      b.has_min() ? absl::StrCat(b.min_exclusive() ? "(" : "[", b.min()) : std::string("(-inf");
+  std::string hi =
+      b.has_max() ? absl::StrCat(b.max(), b.max_exclusive() ? ")" : "]") : std::string("+inf)");
   return absl::StrCat(lo, ", ", hi);
 }
 
@@ -244,8 +244,8 @@ absl::Status SetFieldFromText(Message* msg, const FieldDescriptor* f, absl::stri
       std::string text(absl::StripSuffix(absl::StripPrefix(value, "{"), "}"));
       if (!TextFormat::ParseFromString(text, added)) {
         r->RemoveLast(msg, f);
-        return absl::InvalidArgumentError(absl::StrCat("cannot parse '", value, "' as ",
-                                                       f->message_type()->full_name()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot parse '", value, "' as ", f->message_type()->full_name()));
       }
       return absl::OkStatus();
     }
@@ -308,16 +308,35 @@ void MaterializeDefaults(Message* m) {
     }
     if (!f->has_presence() || r->HasField(*m, f)) continue;
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: r->SetInt32(m, f, f->default_value_int32()); break;
-      case FieldDescriptor::CPPTYPE_INT64: r->SetInt64(m, f, f->default_value_int64()); break;
-      case FieldDescriptor::CPPTYPE_UINT32: r->SetUInt32(m, f, f->default_value_uint32()); break;
-      case FieldDescriptor::CPPTYPE_UINT64: r->SetUInt64(m, f, f->default_value_uint64()); break;
-      case FieldDescriptor::CPPTYPE_FLOAT: r->SetFloat(m, f, f->default_value_float()); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: r->SetDouble(m, f, f->default_value_double()); break;
-      case FieldDescriptor::CPPTYPE_BOOL: r->SetBool(m, f, f->default_value_bool()); break;
-      case FieldDescriptor::CPPTYPE_ENUM: r->SetEnum(m, f, f->default_value_enum()); break;
-      case FieldDescriptor::CPPTYPE_STRING: r->SetString(m, f, f->default_value_string()); break;
-      default: break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        r->SetInt32(m, f, f->default_value_int32());
+        break;
+      case FieldDescriptor::CPPTYPE_INT64:
+        r->SetInt64(m, f, f->default_value_int64());
+        break;
+      case FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(m, f, f->default_value_uint32());
+        break;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        r->SetUInt64(m, f, f->default_value_uint64());
+        break;
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        r->SetFloat(m, f, f->default_value_float());
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        r->SetDouble(m, f, f->default_value_double());
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(m, f, f->default_value_bool());
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        r->SetEnum(m, f, f->default_value_enum());
+        break;
+      case FieldDescriptor::CPPTYPE_STRING:
+        r->SetString(m, f, f->default_value_string());
+        break;
+      default:
+        break;
     }
   }
 }
@@ -381,9 +400,9 @@ absl::Status ApplyOverride(absl::string_view assignment, JobConfig* config) {
     const Reflection* r = msg->GetReflection();
     if (f->is_repeated()) {
       if (part.index < 0 || part.index >= r->FieldSize(*msg, f)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": '", walked, "' is repeated with ", r->FieldSize(*msg, f),
-            " elements; address one as ", part.name, "[i]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": '", walked, "' is repeated with ", r->FieldSize(*msg, f),
+                         " elements; address one as ", part.name, "[i]"));
       }
       msg = r->MutableRepeatedMessage(msg, f, part.index);
     } else {

@@ -38,7 +38,8 @@ absl::StatusOr<int64_t> GetInt(const Json& v, const std::string& what) {
 }
 
 absl::StatusOr<bool> GetBool(const Json& v, const std::string& what) {
-  if (!v.is_bool()) return absl::InvalidArgumentError(absl::StrCat(what, ": expected true or false"));
+  if (!v.is_bool())
+    return absl::InvalidArgumentError(absl::StrCat(what, ": expected true or false"));
   return v.bool_value();
 }
 

@@ -65,7 +65,8 @@ std::optional<std::vector<int>> AgentEpisode::OnTurnEnd(const EpisodeRecord& rec
   Message msg = Message::Assistant(parsed.reasoning, parsed.content, parsed.tool_calls);
   msg.raw_text = text;
   msg.num_tokens = 0;
-  for (size_t i = end.first_token; i < record.tokens.size(); ++i) msg.num_tokens += record.loss_mask[i];
+  for (size_t i = end.first_token; i < record.tokens.size(); ++i)
+    msg.num_tokens += record.loss_mask[i];
   if (parsed.error) msg.parse_error = parsed.error->message;
   sample_.messages.push_back(msg);
   final_answer_ = parsed.content;
@@ -175,8 +176,8 @@ absl::StatusOr<const envs::Environment*> AgentRunner::EnvFor(const proto::EnvSpe
 }
 
 std::vector<proto::Group> AgentRunner::RunGroups(const std::vector<proto::Lease>& leases,
-                                                 const model::Transformer& policy,
-                                                 int64_t version, const std::atomic<bool>& stop) {
+                                                 const model::Transformer& policy, int64_t version,
+                                                 const std::atomic<bool>& stop) {
   const int G = options_.group_size;
   struct Pending {
     const proto::Lease* lease;
@@ -199,8 +200,8 @@ std::vector<proto::Group> AgentRunner::RunGroups(const std::vector<proto::Lease>
           p.infra_error = absl::StrCat("environment Reset: ", ep.status().ToString());
           break;
         }
-        p.episodes.push_back(std::make_unique<AgentEpisode>(*env, std::move(*ep), l.prompt(),
-                                                            options_.max_turns));
+        p.episodes.push_back(
+            std::make_unique<AgentEpisode>(*env, std::move(*ep), l.prompt(), options_.max_turns));
       }
     }
     pending.push_back(std::move(p));

@@ -42,7 +42,8 @@ class AgentEpisode : public Episode {
                int max_turns);
   ~AgentEpisode() override;
 
-  std::optional<std::vector<int>> OnTurnEnd(const EpisodeRecord& record, const TurnEnd& end) override;
+  std::optional<std::vector<int>> OnTurnEnd(const EpisodeRecord& record,
+                                            const TurnEnd& end) override;
   void OnFinished(const EpisodeRecord& record, proto::FinishReason reason) override;
 
   const EpisodeRecord& record() const { return record_; }

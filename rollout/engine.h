@@ -26,10 +26,10 @@ struct EpisodeRecord {
   std::vector<int> tokens;
   std::vector<int> loss_mask;
   std::vector<float> behaviour_logprobs;
-  std::vector<std::vector<int>> kept;       // per token; empty = no truncation (or context)
-  std::vector<int> routed_experts;          // [tokens, n_moe_layers, experts_per_tok]
-  std::vector<int64_t> versions;            // policy version per token (0 for context)
-  int generated = 0;                        // policy tokens so far, all turns
+  std::vector<std::vector<int>> kept;  // per token; empty = no truncation (or context)
+  std::vector<int> routed_experts;     // [tokens, n_moe_layers, experts_per_tok]
+  std::vector<int64_t> versions;       // policy version per token (0 for context)
+  int generated = 0;                   // policy tokens so far, all turns
   int turns = 0;
 };
 
@@ -60,10 +60,10 @@ struct GroupRequest {
 };
 
 struct EngineOptions {
-  int max_batch = 64;              // sequences decoding together
-  int max_new_tokens = 256;        // policy tokens per episode, all turns together
+  int max_batch = 64;        // sequences decoding together
+  int max_new_tokens = 256;  // policy tokens per episode, all turns together
   model::SamplingParams sampling;
-  std::vector<int> stop_tokens;    // default: <eos> and </function_calls>
+  std::vector<int> stop_tokens;  // default: <eos> and </function_calls>
   int64_t policy_version = 0;
 };
 

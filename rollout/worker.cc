@@ -92,8 +92,8 @@ absl::Status Worker::Run(const std::atomic<bool>& stop) {
       for (const auto& t : g.trajectories()) {
         for (int m : t.loss_mask()) stats_.tokens += m;
       }
-      auto r = Retry<proto::SubmitGroupResponse>([&] { return client_->Submit(lease_id, g); },
-                                                 stop);
+      auto r =
+          Retry<proto::SubmitGroupResponse>([&] { return client_->Submit(lease_id, g); }, stop);
       if (!r.ok()) {
         DSARL_LOG_ERROR("worker {}: submitting prompt {} failed: {}", options_.worker_id,
                         g.prompt_id(), std::string(r.status().message()));
@@ -102,10 +102,18 @@ absl::Status Worker::Run(const std::atomic<bool>& stop) {
       }
       done.insert(lease_id);
       switch (r->outcome()) {
-        case proto::SubmitGroupResponse::ACCEPTED: ++stats_.groups_submitted; break;
-        case proto::SubmitGroupResponse::DUPLICATE: ++stats_.groups_duplicate; break;
-        case proto::SubmitGroupResponse::STALE: ++stats_.groups_stale; break;
-        default: ++stats_.groups_rejected; break;
+        case proto::SubmitGroupResponse::ACCEPTED:
+          ++stats_.groups_submitted;
+          break;
+        case proto::SubmitGroupResponse::DUPLICATE:
+          ++stats_.groups_duplicate;
+          break;
+        case proto::SubmitGroupResponse::STALE:
+          ++stats_.groups_stale;
+          break;
+        default:
+          ++stats_.groups_rejected;
+          break;
       }
     }
     // One line per batch for operators: throughput and what went wrong.

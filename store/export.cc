@@ -169,11 +169,13 @@ absl::StatusOr<uint64_t> ExportJsonl(const Store& store, const ExportOptions& op
   if (t == "envs") {
     scan = store.ScanEnvs([&](const proto::EnvSpec& e) { return out.Emit(ProtoToJson(e).Dump()); });
   } else if (t == "prompts") {
-    scan = store.ScanPrompts([&](const proto::Prompt& p) { return out.Emit(ProtoToJson(p).Dump()); });
+    scan =
+        store.ScanPrompts([&](const proto::Prompt& p) { return out.Emit(ProtoToJson(p).Dump()); });
   } else if (t == "groups" || t == "trajectories") {
     scan = ExportGroups(store, options, t == "trajectories", &out);
   } else if (t == "runs") {
-    scan = store.ScanRuns([&](const proto::RunRecord& r) { return out.Emit(ProtoToJson(r).Dump()); });
+    scan =
+        store.ScanRuns([&](const proto::RunRecord& r) { return out.Emit(ProtoToJson(r).Dump()); });
   } else if (t == "metrics") {
     scan = ExportRunsRows<proto::StepMetrics>(store, kMetricsTag, options, &out);
   } else {

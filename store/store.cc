@@ -2,14 +2,13 @@
 // keys.h, and every write carries the updated counts in the same batch.
 #include "store/store.h"
 
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-
 #include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "store/keys.h"
 
 namespace dsarl::store {
@@ -475,8 +474,7 @@ absl::StatusOr<uint64_t> Store::NextRunId() const {
 }
 
 absl::Status Store::PutStepMetrics(const proto::StepMetrics& metrics) {
-  return PutCounted(Cf::kRuns, MetricsKey(metrics.run_id(), metrics.step()),
-                    Deterministic(metrics),
+  return PutCounted(Cf::kRuns, MetricsKey(metrics.run_id(), metrics.step()), Deterministic(metrics),
                     [](proto::StoreCounts* c) { c->set_step_metrics(c->step_metrics() + 1); });
 }
 
@@ -487,8 +485,7 @@ absl::Status Store::ScanStepMetrics(uint64_t run_id, int64_t step_from, int64_t 
 }
 
 absl::Status Store::PutCheckpoint(const proto::CheckpointRecord& record) {
-  return PutCounted(Cf::kRuns, CheckpointKey(record.run_id(), record.step()),
-                    Deterministic(record),
+  return PutCounted(Cf::kRuns, CheckpointKey(record.run_id(), record.step()), Deterministic(record),
                     [](proto::StoreCounts* c) { c->set_checkpoints(c->checkpoints() + 1); });
 }
 

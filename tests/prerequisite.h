@@ -22,15 +22,15 @@ inline bool InCi() {
 // Skips (outside CI) or fails (in CI) the current test when `cond` is false; `what` (anything that
 // streams) says what is missing and how to get it. A statement, for a test body or SetUp():
 //   DSARL_REQUIRE(HaveTorch(), "PyTorch for /usr/bin/python3 (apt-get install python3-torch)");
-#define DSARL_REQUIRE(cond, what)                                                       \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      if (::dsarl::testing::InCi()) {                                                   \
+#define DSARL_REQUIRE(cond, what)                                                        \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      if (::dsarl::testing::InCi()) {                                                    \
         GTEST_FAIL() << "missing prerequisite (CI=true makes this a failure): " << what; \
-      } else {                                                                          \
-        GTEST_SKIP() << "skipped, missing prerequisite: " << what;                      \
-      }                                                                                 \
-    }                                                                                   \
+      } else {                                                                           \
+        GTEST_SKIP() << "skipped, missing prerequisite: " << what;                       \
+      }                                                                                  \
+    }                                                                                    \
   } while (0)
 
 #endif  // DSARL_TESTS_PREREQUISITE_H_

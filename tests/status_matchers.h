@@ -20,14 +20,14 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
   do {                                                                         \
     const auto dsarl_v_ = (expr); /* by value: expr may be a temporary */      \
     const absl::Status& dsarl_s_ = ::dsarl::testing::GetStatus(dsarl_v_);      \
-    EXPECT_TRUE(dsarl_s_.ok()) << #expr << " failed: " << dsarl_s_.ToString();   \
+    EXPECT_TRUE(dsarl_s_.ok()) << #expr << " failed: " << dsarl_s_.ToString(); \
   } while (0)
 
 #define ASSERT_OK(expr)                                                        \
   do {                                                                         \
     const auto dsarl_v_ = (expr); /* by value: expr may be a temporary */      \
     const absl::Status& dsarl_s_ = ::dsarl::testing::GetStatus(dsarl_v_);      \
-    ASSERT_TRUE(dsarl_s_.ok()) << #expr << " failed: " << dsarl_s_.ToString();   \
+    ASSERT_TRUE(dsarl_s_.ok()) << #expr << " failed: " << dsarl_s_.ToString(); \
   } while (0)
 
 #define DSARL_TEST_CONCAT_INNER_(a, b) a##b
@@ -35,8 +35,8 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
 
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   DSARL_ASSERT_OK_AND_ASSIGN_IMPL_(DSARL_TEST_CONCAT_(dsarl_sor_, __LINE__), lhs, expr)
-#define DSARL_ASSERT_OK_AND_ASSIGN_IMPL_(sor, lhs, expr)                        \
-  auto sor = (expr);                                                            \
+#define DSARL_ASSERT_OK_AND_ASSIGN_IMPL_(sor, lhs, expr)                    \
+  auto sor = (expr);                                                        \
   ASSERT_TRUE(sor.ok()) << #expr << " failed: " << sor.status().ToString(); \
   lhs = std::move(sor).value()
 

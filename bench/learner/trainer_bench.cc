@@ -52,7 +52,11 @@ void BM_GrpoStepTiny(benchmark::State& state) {
   state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
   state.SetLabel("8 prompts x G=8, reference model on (beta 0.001)");
 }
-BENCHMARK(BM_GrpoStepTiny)->Arg(64)->Arg(192)->ArgName("gen_len")->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_GrpoStepTiny)
+    ->Arg(64)
+    ->Arg(192)
+    ->ArgName("gen_len")
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 }  // namespace

@@ -46,8 +46,8 @@ void BM_Prefill(benchmark::State& state) {
     if (!r.ok()) state.SkipWithError(std::string(r.status().message()).c_str());
     benchmark::DoNotOptimize(r);
   }
-  state.counters["tokens/s"] = benchmark::Counter(double(T) * state.iterations(),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(double(T) * state.iterations(), benchmark::Counter::kIsRate);
   state.SetLabel(sparse ? "sparse" : "dense");
 }
 BENCHMARK(BM_Prefill)
@@ -74,8 +74,13 @@ void BM_DecodeStepAt32K(benchmark::State& state) {
   }
   state.SetLabel(sparse ? "sparse" : "dense");
 }
-BENCHMARK(BM_DecodeStepAt32K)->Arg(0)->Arg(1)->ArgName("sparse")->Unit(benchmark::kMillisecond)
-    ->Iterations(2000)->UseRealTime();
+BENCHMARK(BM_DecodeStepAt32K)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("sparse")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(2000)
+    ->UseRealTime();
 
 void BM_SgemmReference(benchmark::State& state) {
   const int m = 4096, n = 512, k = 256;  // the tiny model's widest projection over a micro-batch
@@ -85,9 +90,9 @@ void BM_SgemmReference(benchmark::State& state) {
                 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
-                                                 benchmark::Counter::kIsRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_SgemmReference)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -117,11 +122,15 @@ void BM_TrainStepTiny(benchmark::State& state) {
   const double tokens = double(b.tokens.size()) * state.iterations();
   state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
   // Training FLOPs: 3x the forward (forward + backward), 6 x active params + attention.
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      3.0 * ForwardFlopsPerToken(d, seq, true) * tokens, benchmark::Counter::kIsRate,
-      benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(3.0 * ForwardFlopsPerToken(d, seq, true) * tokens,
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_TrainStepTiny)->Arg(256)->Arg(1024)->ArgName("seq")->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_TrainStepTiny)
+    ->Arg(256)
+    ->Arg(1024)
+    ->ArgName("seq")
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 void BM_DecodeTiny(benchmark::State& state) {
@@ -147,11 +156,16 @@ void BM_DecodeTiny(benchmark::State& state) {
       benchmark::DoNotOptimize(r);
     }
   }
-  state.counters["tokens/s"] = benchmark::Counter(double(batch) * kSteps * state.iterations(),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(double(batch) * kSteps * state.iterations(), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_DecodeTiny)->Arg(1)->Arg(16)->Arg(64)->ArgName("batch")
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeTiny)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(64)
+    ->ArgName("batch")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace dsarl::model

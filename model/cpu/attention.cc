@@ -38,7 +38,7 @@ Slots SlotsFor(const KeyRows& keys, int row) {
 }  // namespace
 
 void AttentionForwardReference(float* o, float* lse, const float* q, const KeyRows& keys,
-                      const AttentionShape& sh, int rows) {
+                               const AttentionShape& sh, int rows) {
   const int D = sh.dim(), H = sh.heads;
 #pragma omp parallel if (rows >= 4)
   {
@@ -79,9 +79,9 @@ void AttentionForwardReference(float* o, float* lse, const float* q, const KeyRo
   }
 }
 
-void AttentionBackwardReference(float* dq, float* dkv, const float* d_o, const float* q, const float* kv,
-                       const KeyRows& keys, const float* o, const float* lse,
-                       const AttentionShape& sh, int rows, int kv_rows) {
+void AttentionBackwardReference(float* dq, float* dkv, const float* d_o, const float* q,
+                                const float* kv, const KeyRows& keys, const float* o,
+                                const float* lse, const AttentionShape& sh, int rows, int kv_rows) {
   const int D = sh.dim(), H = sh.heads;
   const int nt = omp_get_max_threads();
   // Each thread accumulates key gradients privately; the fixed-order sum below keeps the result

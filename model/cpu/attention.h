@@ -11,18 +11,18 @@
 namespace dsarl::model::cpu {
 
 struct AttentionShape {
-  int heads = 0;   // H
-  int d_c = 0;     // value width (latent rank)
-  int d_r = 0;     // rope width
+  int heads = 0;  // H
+  int d_c = 0;    // value width (latent rank)
+  int d_r = 0;    // rope width
   float scale = 1.0f;
   int dim() const { return d_c + d_r; }
 };
 
 // Where each query row finds its keys.
 struct KeyRows {
-  std::vector<const float*> base;   // [rows]: first key row of the row's sequence, keys [n, D]
-  std::vector<int> n_keys;          // [rows]: keys 0..n_keys-1 are visible (causal prefix)
-  const int* indices = nullptr;     // optional [rows, topk]: selected keys, -1 = empty slot
+  std::vector<const float*> base;  // [rows]: first key row of the row's sequence, keys [n, D]
+  std::vector<int> n_keys;         // [rows]: keys 0..n_keys-1 are visible (causal prefix)
+  const int* indices = nullptr;    // optional [rows, topk]: selected keys, -1 = empty slot
   int topk = 0;
 };
 

@@ -32,8 +32,8 @@ int BlockEnd(const KeyRows& keys, int r, int rows, int heads, int* n_max) {
 
 // p[i*H + h, :] = exp(scale * s - lse) over the row's visible keys, 0 beyond; computes lse when
 // `lse_out` is non-null, else reads it from `lse_in`.
-void SoftmaxPanel(float* p, float* lse_out, const float* lse_in, const KeyRows& keys, int r,
-                  int b, int H, int n_max) {
+void SoftmaxPanel(float* p, float* lse_out, const float* lse_in, const KeyRows& keys, int r, int b,
+                  int H, int n_max) {
   for (int i = 0; i < b; ++i) {
     const int n = keys.n_keys[r + i];
     for (int h = 0; h < H; ++h) {
@@ -89,10 +89,12 @@ void SparseForward(float* o, float* lse, const float* q, const KeyRows& keys,
       float* oi = o + size_t(i) * H * sh.d_c;
       if (m == 0) {
         std::fill(oi, oi + H * sh.d_c, 0.0f);
-        for (int h = 0; h < H; ++h) lse[size_t(i) * H + h] = -std::numeric_limits<float>::infinity();
+        for (int h = 0; h < H; ++h)
+          lse[size_t(i) * H + h] = -std::numeric_limits<float>::infinity();
         continue;
       }
-      Gemm(false, true, H, m, D, sh.scale, q + size_t(i) * H * D, D, g.data(), D, 0.0f, p.data(), m);
+      Gemm(false, true, H, m, D, sh.scale, q + size_t(i) * H * D, D, g.data(), D, 0.0f, p.data(),
+           m);
       for (int h = 0; h < H; ++h) {
         float* row = &p[size_t(h) * m];
         float mx = -std::numeric_limits<float>::infinity();
@@ -109,8 +111,8 @@ void SparseForward(float* o, float* lse, const float* q, const KeyRows& keys,
 }
 
 void SparseBackward(float* dq, float* dkv, const float* d_o, const float* q, const float* kv,
-                    const KeyRows& keys, const float* o, const float* lse,
-                    const AttentionShape& sh, int rows, int kv_rows) {
+                    const KeyRows& keys, const float* o, const float* lse, const AttentionShape& sh,
+                    int rows, int kv_rows) {
   const int D = sh.dim(), H = sh.heads, K = keys.topk;
   const int nt = omp_get_max_threads();
   std::vector<std::vector<float>> local(nt);
@@ -231,8 +233,7 @@ void AttentionBackward(float* dq, float* dkv, const float* d_o, const float* q, 
       for (int j = 0; j < n_max; ++j) dr[j] = pr[j] * (dr[j] - delta) * sh.scale;
     }
     // dq += ds @ kv;  dkv += ds^T @ q;  dkv[:, :d_c] += p^T @ do
-    Gemm(false, false, m, D, n_max, 1.0f, dp.data(), n_max, kb, D, 1.0f,
-         dq + size_t(r) * H * D, D);
+    Gemm(false, false, m, D, n_max, 1.0f, dp.data(), n_max, kb, D, 1.0f, dq + size_t(r) * H * D, D);
     Gemm(true, false, n_max, D, m, 1.0f, dp.data(), n_max, qb, D, 1.0f, dkb, D);
     Gemm(true, false, n_max, sh.d_c, m, 1.0f, p.data(), n_max, dob, sh.d_c, 1.0f, dkb, D);
     r = end;

@@ -136,10 +136,18 @@ bool SparseRowForward(float* o, float* lse, const float* q, const float* base, c
     return true;
   }
   switch (H) {
-    case 4: RowForward<4>(o, lse, q, sh, sc); break;
-    case 8: RowForward<8>(o, lse, q, sh, sc); break;
-    case 16: RowForward<16>(o, lse, q, sh, sc); break;
-    default: RowForward<32>(o, lse, q, sh, sc); break;
+    case 4:
+      RowForward<4>(o, lse, q, sh, sc);
+      break;
+    case 8:
+      RowForward<8>(o, lse, q, sh, sc);
+      break;
+    case 16:
+      RowForward<16>(o, lse, q, sh, sc);
+      break;
+    default:
+      RowForward<32>(o, lse, q, sh, sc);
+      break;
   }
   return true;
 }

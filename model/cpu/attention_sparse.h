@@ -13,9 +13,9 @@ namespace dsarl::model::cpu {
 
 // Reusable buffers of one thread.
 struct SparseRowScratch {
-  std::vector<float> q_t;            // [D, H]: the row's queries, transposed and scaled
-  std::vector<float> p;              // [m, H]: scores, then unnormalized probabilities
-  std::vector<const float*> key;     // [m]: the selected keys' rows
+  std::vector<float> q_t;         // [D, H]: the row's queries, transposed and scaled
+  std::vector<float> p;           // [m, H]: scores, then unnormalized probabilities
+  std::vector<const float*> key;  // [m]: the selected keys' rows
 };
 
 // o[H, d_c] and lse[H] of one query row q[H, D] over the keys base[idx[j]] for idx[j] in [0, n).

@@ -13,8 +13,8 @@ const FfnKernels& FastFfnKernels() {
   return kFast;
 }
 
-void MlpForwardWith(const FfnKernels& k, float* y, MlpActs* a, const float* x,
-                    const MlpTensors& w, int T, int D, bool accumulate) {
+void MlpForwardWith(const FfnKernels& k, float* y, MlpActs* a, const float* x, const MlpTensors& w,
+                    int T, int D, bool accumulate) {
   const int F = w.hidden;
   a->g.resize(size_t(T) * F);
   a->u.resize(size_t(T) * F);
@@ -29,7 +29,8 @@ void MlpBackwardWith(const FfnKernels& k, float* dx, const MlpTensors& gw, const
                      const float* x, const MlpActs& a, const MlpTensors& w, int T, int D) {
   const int F = w.hidden;
   std::vector<float> dh(size_t(T) * F, 0.0f), dg(size_t(T) * F, 0.0f), du(size_t(T) * F, 0.0f);
-  k.matmul_backward(dh.data(), gw.down, dy, a.h.data(), w.down, T, F, D, -1, -1, -1);  // y = h down^T
+  k.matmul_backward(dh.data(), gw.down, dy, a.h.data(), w.down, T, F, D, -1, -1,
+                    -1);  // y = h down^T
   k.swiglu_backward(dg.data(), du.data(), dh.data(), a.g.data(), a.u.data(), T, F);
   k.matmul_backward(dx, gw.gate, dg.data(), x, w.gate, T, D, F, -1, -1, -1);  // g = x gate^T
   k.matmul_backward(dx, gw.up, du.data(), x, w.up, T, D, F, -1, -1, -1);      // u = x up^T
@@ -40,8 +41,8 @@ void MlpForward(float* y, MlpActs* a, const float* x, const MlpTensors& w, int T
   MlpForwardWith(FastFfnKernels(), y, a, x, w, T, D, accumulate);
 }
 
-void MlpBackward(float* dx, const MlpTensors& gw, const float* dy, const float* x,
-                 const MlpActs& a, const MlpTensors& w, int T, int D) {
+void MlpBackward(float* dx, const MlpTensors& gw, const float* dy, const float* x, const MlpActs& a,
+                 const MlpTensors& w, int T, int D) {
   MlpBackwardWith(FastFfnKernels(), dx, gw, dy, x, a, w, T, D);
 }
 
@@ -143,8 +144,8 @@ void MoeForwardWith(const FfnKernels& k, float* y, MoeActs* a, const float* x,
 }
 
 void MoeBackwardWith(const FfnKernels& k, float* dx, const LayerTensors& gw, const float* dy,
-                     const float* x, const MoeActs& a, const LayerTensors& w,
-                     const ModelDims& d, int T) {
+                     const float* x, const MoeActs& a, const LayerTensors& w, const ModelDims& d,
+                     int T) {
   const int E = d.n_routed, K = d.experts_per_tok, D = d.d_model;
   if (w.shared.hidden > 0) MlpBackwardWith(k, dx, gw.shared, dy, x, a.shared, w.shared, T, D);
   std::vector<float> dweight(size_t(T) * K, 0.0f);
@@ -184,8 +185,8 @@ void MoeBackwardWith(const FfnKernels& k, float* dx, const LayerTensors& gw, con
     }
     S += 1e-20f;
     for (int k = 0; k < K; ++k) {
-      float draw = d.norm_topk_prob ? d.routed_scale * (dw[k] / S - wdot / (S * S))
-                                    : d.routed_scale * dw[k];
+      float draw =
+          d.norm_topk_prob ? d.routed_scale * (dw[k] / S - wdot / (S * S)) : d.routed_scale * dw[k];
       const float s = sc[ex[k]];
       dlogit[size_t(t) * E + ex[k]] += draw * s * (1.0f - s);
     }

@@ -39,9 +39,9 @@ void MlpBackwardWith(const FfnKernels& k, float* dx, const MlpTensors& gw, const
                      const float* x, const MlpActs& acts, const MlpTensors& w, int T, int D);
 
 struct MoeActs {
-  std::vector<float> scores;        // [T, E] sigmoid(router logits)
-  std::vector<int> experts;         // [T, k] chosen experts
-  std::vector<float> weights;       // [T, k] combine weights
+  std::vector<float> scores;   // [T, E] sigmoid(router logits)
+  std::vector<int> experts;    // [T, k] chosen experts
+  std::vector<float> weights;  // [T, k] combine weights
   // Per expert: the rows routed to it (row * k + slot), their inputs, activations and outputs.
   std::vector<std::vector<int>> routed;
   std::vector<std::vector<float>> x_in, y_out;
@@ -59,8 +59,8 @@ void MoeBackward(float* dx, const LayerTensors& gw, const float* dy, const float
 void MoeForwardWith(const FfnKernels& k, float* y, MoeActs* acts, const float* x,
                     const LayerTensors& w, const ModelDims& d, const int* forced, int T);
 void MoeBackwardWith(const FfnKernels& k, float* dx, const LayerTensors& gw, const float* dy,
-                     const float* x, const MoeActs& acts, const LayerTensors& w,
-                     const ModelDims& d, int T);
+                     const float* x, const MoeActs& acts, const LayerTensors& w, const ModelDims& d,
+                     int T);
 
 }  // namespace dsarl::model::cpu
 

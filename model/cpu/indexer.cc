@@ -96,10 +96,18 @@ void ScoreRowFast(float* scores, const float* q_row, const float* w_row, const f
   const float c = 1.0f / std::sqrt(float(sh.dim));
   auto range = [&](int begin, int end) {
     switch (sh.dim) {
-      case 16: ScoreKeys<16>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
-      case 32: ScoreKeys<32>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
-      case 64: ScoreKeys<64>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
-      case 128: ScoreKeys<128>(scores, q_row, w_row, k, sh.heads, begin, end, c); break;
+      case 16:
+        ScoreKeys<16>(scores, q_row, w_row, k, sh.heads, begin, end, c);
+        break;
+      case 32:
+        ScoreKeys<32>(scores, q_row, w_row, k, sh.heads, begin, end, c);
+        break;
+      case 64:
+        ScoreKeys<64>(scores, q_row, w_row, k, sh.heads, begin, end, c);
+        break;
+      case 128:
+        ScoreKeys<128>(scores, q_row, w_row, k, sh.heads, begin, end, c);
+        break;
       default:
         IndexerScoresRow(scores + begin, q_row, w_row, k + size_t(begin) * sh.dim, end - begin, sh);
     }
@@ -165,7 +173,8 @@ void TopKRow(int* out, const float* scores, int n, int topk) {
   const float thr = vals[k - 1];
   int above = 0;
   for (int s = 0; s < n; ++s) above += value(s) > thr;
-  // Of the scores equal to the threshold, keep the `k - above` most recent: those at or after `cut`.
+  // Of the scores equal to the threshold, keep the `k - above` most recent: those at or after
+  // `cut`.
   int ties = k - above, cut = n;
   while (ties > 0) {
     --cut;
@@ -179,7 +188,7 @@ void TopKRow(int* out, const float* scores, int n, int topk) {
 }
 
 void IndexerSelectReference(int* indices, const float* q, const float* w, const KeyRows& keys,
-                   const IndexerShape& sh, int rows, int topk) {
+                            const IndexerShape& sh, int rows, int topk) {
 #pragma omp parallel if (rows >= 4)
   {
     std::vector<float> scores;
@@ -337,8 +346,8 @@ void KlBackwardRow(float* dq_row, float* dk, float* dw_row, const float* logq, c
 
 IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, const float* k,
                              const float* w, const KeyRows& keys, const int* support, int topk,
-                             const TargetFn& target, const IndexerShape& sh, int rows,
-                             int kv_rows, float grad_scale) {
+                             const TargetFn& target, const IndexerShape& sh, int rows, int kv_rows,
+                             float grad_scale) {
   const int nt = omp_get_max_threads();
   // Each thread adds into its own dk (rows share keys), summed after the loop.
   std::vector<std::vector<float>> local(nt);

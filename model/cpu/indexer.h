@@ -26,8 +26,8 @@ void TopKRow(int* out, const float* scores, int n, int topk);
 // The same choice by sorting indices with the tie rule as comparator: the reference.
 void TopKRowReference(int* out, const float* scores, int n, int topk);
 
-// indices[rows, topk] for every row: keys.base points at each row's indexer keys [n, d_I]. Rows that
-// share a key base are scored together with sgemm ([block * H_I, n] panels).
+// indices[rows, topk] for every row: keys.base points at each row's indexer keys [n, d_I]. Rows
+// that share a key base are scored together with sgemm ([block * H_I, n] panels).
 void IndexerSelect(int* indices, const float* q, const float* w, const KeyRows& keys,
                    const IndexerShape& shape, int rows, int topk);
 // The same selection scoring one row at a time with IndexerScoresRow: the reference.
@@ -42,13 +42,13 @@ struct IndexerLossStats {
   double recall_sum = 0;  // dense support only: sum over rows of p mass inside the row's top-k,
                           // over rows that see more than topk keys (others keep everything)
   int rows = 0;
-  int recall_rows = 0;    // rows counted in recall_sum
+  int recall_rows = 0;  // rows counted in recall_sum
 };
 
 // Loss and gradients of sum_rows grad_scale * KL(p || softmax(I)) on each row's support: all
 // visible keys when `support` is null (dense warm-up), else support[rows, topk] (sparse stage).
-// Adds into dq [rows, H_I, d_I], dk (laid out like `k`, kv_rows rows) and dw [rows, H_I]; any may be
-// null to skip it. `topk` is used for the recall statistic on a dense support.
+// Adds into dq [rows, H_I, d_I], dk (laid out like `k`, kv_rows rows) and dw [rows, H_I]; any may
+// be null to skip it. `topk` is used for the recall statistic on a dense support.
 IndexerLossStats IndexerLoss(float* dq, float* dk, float* dw, const float* q, const float* k,
                              const float* w, const KeyRows& keys, const int* support, int topk,
                              const TargetFn& target, const IndexerShape& shape, int rows,

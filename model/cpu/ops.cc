@@ -35,8 +35,8 @@ void MatmulBackward(float* din, float* dw, const float* dout, const float* in, c
   if (ld_din < 0) ld_din = K;
   // din = dout @ W  (forward: out = in @ W^T)
   if (din != nullptr) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, K, N, 1.0f, dout, ld_dout, w, K,
-                1.0f, din, ld_din);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, K, N, 1.0f, dout, ld_dout, w, K, 1.0f,
+                din, ld_din);
   }
   // dW = dout^T @ in
   if (dw != nullptr) {
@@ -64,7 +64,8 @@ void RmsNormBackward(float* din, float* dw, const float* dout, const float* in, 
                      const float* rstd, int T, int C, int ld_in, int ld_din) {
   if (ld_in < 0) ld_in = C;
   if (ld_din < 0) ld_din = C;
-  // y_i = x_i r w_i, r = (mean(x^2) + eps)^-1/2:  dx_i = r (w_i dy_i) - x_i r^3 / C sum_j w_j dy_j x_j
+  // y_i = x_i r w_i, r = (mean(x^2) + eps)^-1/2:  dx_i = r (w_i dy_i) - x_i r^3 / C sum_j w_j dy_j
+  // x_j
   if (din != nullptr) {
 #pragma omp parallel for schedule(static) if (size_t(T) * C >= kParallelMin)
     for (int t = 0; t < T; ++t) {

@@ -44,7 +44,7 @@ void EmbeddingBackward(float* dtable, const float* dout, const int* tokens, int 
 
 // Rotary tables: cos/sin[pos, rope/2] with DeepSeek's YaRN frequency correction when factor > 1.
 struct RopeTable {
-  int rope = 0;        // rotated dims
+  int rope = 0;  // rotated dims
   int max_pos = 0;
   std::vector<float> cos, sin;
 };

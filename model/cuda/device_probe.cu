@@ -58,8 +58,8 @@ DeviceReport ProbeDevices() {
 #ifdef DSARL_HAVE_NCCL
   int nccl = 0;
   if (ncclGetVersion(&nccl) == ncclSuccess) {
-    r.nccl_version = std::to_string(nccl / 10000) + "." + std::to_string((nccl / 100) % 100) +
-                     "." + std::to_string(nccl % 100);
+    r.nccl_version = std::to_string(nccl / 10000) + "." + std::to_string((nccl / 100) % 100) + "." +
+                     std::to_string(nccl % 100);
   }
 #endif
   int count = 0;

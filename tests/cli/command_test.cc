@@ -14,7 +14,8 @@ Command Demo(int* calls) {
                  .summary = "demo",
                  .positional = {"FILE"},
                  .min_positional = 1,
-                 .flags = {{"steps", "steps", "10"}, {"set", "override", "", false, true},
+                 .flags = {{"steps", "steps", "10"},
+                           {"set", "override", "", false, true},
                            {"dry", "dry run", "", true}},
                  .run = [calls](const Args& a) -> absl::StatusOr<int> {
                    ++*calls;
@@ -59,9 +60,9 @@ TEST(CommandTable, DispatchesAndHandlesHelp) {
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(t.Main({"demo", "run", "--help"}), 0);
   EXPECT_EQ(calls, 1);
-  EXPECT_EQ(t.Main({"demo"}), 0);          // group overview
+  EXPECT_EQ(t.Main({"demo"}), 0);  // group overview
   EXPECT_EQ(t.Main({"nothing"}), 2);
-  EXPECT_EQ(t.Main({"demo", "run"}), 2);   // missing FILE
+  EXPECT_EQ(t.Main({"demo", "run"}), 2);  // missing FILE
   EXPECT_THAT(t.HelpFor(Demo(&calls)), HasSubstr("--steps VALUE"));
 }
 

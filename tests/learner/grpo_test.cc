@@ -56,9 +56,9 @@ TEST(Grpo, OffPolicyMaskExactlyAsSpecified) {
   c.delta = 0.5;
   // mean(logp_old - logp) = 0.8 > delta for sequences 0 and 1; 0.2 for sequence 2.
   GrpoGroup g{{0.0, 1.0, 0.0, 1.0},
-              {Seq({-1.8f, -1.8f}, {-1.0f, -1.0f}, {-1.2f, -1.1f}),   // A < 0, far: masked
-               Seq({-1.8f, -1.8f}, {-1.0f, -1.0f}, {-1.2f, -1.1f}),   // A > 0, far: kept
-               Seq({-1.2f, -1.2f}, {-1.0f, -1.0f}, {-1.2f, -1.1f}),   // A < 0, near: kept
+              {Seq({-1.8f, -1.8f}, {-1.0f, -1.0f}, {-1.2f, -1.1f}),  // A < 0, far: masked
+               Seq({-1.8f, -1.8f}, {-1.0f, -1.0f}, {-1.2f, -1.1f}),  // A > 0, far: kept
+               Seq({-1.2f, -1.2f}, {-1.0f, -1.0f}, {-1.2f, -1.1f}),  // A < 0, near: kept
                Seq({-1.0f, -1.0f}, {-1.0f, -1.0f}, {-1.2f, -1.1f})}};
   ASSERT_OK_AND_ASSIGN(GrpoResult r, ComputeGrpo({g}, c));
   EXPECT_FALSE(r.seq_mask[0][0]);
@@ -135,7 +135,8 @@ TEST(Grpo, GradientMatchesFiniteDifferencesForEveryOption) {
               }
               const GrpoSequence& s = batch[g].seqs[i];
               const double ratio = std::exp(double(s.logp[t]) - s.logp_old[t]);
-              if (std::abs(ratio - (1 - c.eps_low)) < 0.01 || std::abs(ratio - (1 + c.eps_high)) < 0.01) {
+              if (std::abs(ratio - (1 - c.eps_low)) < 0.01 ||
+                  std::abs(ratio - (1 + c.eps_high)) < 0.01) {
                 continue;
               }
               auto perturbed = batch;

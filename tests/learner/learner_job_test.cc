@@ -80,7 +80,8 @@ class LetterRunner : public rollout::GroupRunner {
           }
         }
         t->set_reward(uniform_even && g.prompt_id() % 2 == 0 ? 0.5
-                                                              : gen ? double(letters) / gen : 0.0);
+                      : gen                                  ? double(letters) / gen
+                                                             : 0.0);
         t->set_finish_reason(eps[i][k]->finish);
       }
       out.push_back(g);

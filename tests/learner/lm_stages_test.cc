@@ -50,7 +50,8 @@ TEST(DsaStages, WarmupRaisesRecallAndSparseKeepsTheLoss) {
   for (int i = 0; i < 150; ++i) {
     LmStepOptions dense;
     dense.mode = model::AttentionMode::kDense;
-    std::vector<TrainSample> batch(train.begin() + (i * 16) % 256, train.begin() + (i * 16) % 256 + 16);
+    std::vector<TrainSample> batch(train.begin() + (i * 16) % 256,
+                                   train.begin() + (i * 16) % 256 + 16);
     ASSERT_OK(trainer.LmStep(batch, dense).status());
   }
   ASSERT_OK_AND_ASSIGN(StageEval before, EvaluateStage(&trainer, test, 4096));
@@ -68,7 +69,8 @@ TEST(DsaStages, WarmupRaisesRecallAndSparseKeepsTheLoss) {
   // Only the indexers moved.
   for (const model::TensorInfo& t : m.table().tensors()) {
     if (t.is_indexer) continue;
-    for (size_t i = 0; i < t.numel; ++i) ASSERT_EQ(frozen[t.offset + i], m.params()[t.offset + i]) << t.name;
+    for (size_t i = 0; i < t.numel; ++i)
+      ASSERT_EQ(frozen[t.offset + i], m.params()[t.offset + i]) << t.name;
   }
   StageOptions sparse;
   sparse.stage = LmStage::kDsaSparse;

@@ -35,13 +35,20 @@ TEST(Metrics, TensorBoardAndJsonlReadBack) {
   int lines = 0;
   while (std::getline(in, line)) ++lines;
   EXPECT_EQ(lines, 5);
-  const std::string script = std::string("python3 -c \"\n"
-      "import json,sys\n"
-      "rows=[json.loads(l) for l in open('") + dir + "/metrics.jsonl')]\n"
-      "assert rows[3]['reward/mean']==0.30000000000000004 or abs(rows[3]['reward/mean']-0.3)<1e-12\n"
+  const std::string script =
+      std::string(
+          "python3 -c \"\n"
+          "import json,sys\n"
+          "rows=[json.loads(l) for l in open('") +
+      dir +
+      "/metrics.jsonl')]\n"
+      "assert rows[3]['reward/mean']==0.30000000000000004 or "
+      "abs(rows[3]['reward/mean']-0.3)<1e-12\n"
       "assert rows[0]['bad'] is None\n"
       "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator\n"
-      "acc=EventAccumulator('" + dir + "/tensorboard'); acc.Reload()\n"
+      "acc=EventAccumulator('" +
+      dir +
+      "/tensorboard'); acc.Reload()\n"
       "ev=acc.Scalars('reward/mean')\n"
       "assert [e.step for e in ev]==[0,1,2,3,4], ev\n"
       "assert abs(ev[4].value-0.4)<1e-6\n"

@@ -36,9 +36,9 @@ struct Fixture {
       EXPECT_OK(store->PutPrompt(pr));
       ids.push_back(p);
     }
-    state = std::make_unique<LearnerState>(
-        store.get(), 1, std::make_unique<PromptScheduler>(ids, 1, 5000, 1), max_staleness,
-        [this] { return now; });
+    state = std::make_unique<LearnerState>(store.get(), 1,
+                                           std::make_unique<PromptScheduler>(ids, 1, 5000, 1),
+                                           max_staleness, [this] { return now; });
     server = std::move(LearnerServer::Start("127.0.0.1:0", state.get()).value());
     client = std::make_unique<rollout::LearnerClient>(server->InProcessChannel(), "in-process", 5);
   }
@@ -69,10 +69,12 @@ TEST(LearnerService, LeaseSubmitDuplicateAndUnknown) {
   ASSERT_EQ(leases.leases_size(), 3);
   EXPECT_EQ(leases.leases(0).env().category(), "arithmetic");
   EXPECT_FALSE(leases.leases(0).prompt().user().empty());
-  ASSERT_OK_AND_ASSIGN(auto r, f.client->Submit(leases.leases(0).lease_id(), GroupFor(leases.leases(0), 0)));
+  ASSERT_OK_AND_ASSIGN(
+      auto r, f.client->Submit(leases.leases(0).lease_id(), GroupFor(leases.leases(0), 0)));
   EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::ACCEPTED);
   // A retry of the same submission (e.g. the reply was lost) is a duplicate, not a second group.
-  ASSERT_OK_AND_ASSIGN(r, f.client->Submit(leases.leases(0).lease_id(), GroupFor(leases.leases(0), 0)));
+  ASSERT_OK_AND_ASSIGN(
+      r, f.client->Submit(leases.leases(0).lease_id(), GroupFor(leases.leases(0), 0)));
   EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::DUPLICATE);
   ASSERT_OK_AND_ASSIGN(r, f.client->Submit(999999, GroupFor(leases.leases(1), 0)));
   EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::UNKNOWN_LEASE);
@@ -93,9 +95,11 @@ TEST(LearnerService, ExpiredLeasesAreReissuedAndLateResultsRefused) {
   ASSERT_OK_AND_ASSIGN(auto again, f.client->Lease("w2", 1));
   EXPECT_EQ(again.leases(0).prompt().id(), first.leases(0).prompt().id());
   EXPECT_EQ(again.leases(0).attempt(), first.leases(0).attempt() + 1);
-  ASSERT_OK_AND_ASSIGN(auto late, f.client->Submit(first.leases(0).lease_id(), GroupFor(first.leases(0), 0)));
+  ASSERT_OK_AND_ASSIGN(auto late,
+                       f.client->Submit(first.leases(0).lease_id(), GroupFor(first.leases(0), 0)));
   EXPECT_EQ(late.outcome(), proto::SubmitGroupResponse::UNKNOWN_LEASE);
-  ASSERT_OK_AND_ASSIGN(auto ok, f.client->Submit(again.leases(0).lease_id(), GroupFor(again.leases(0), 0)));
+  ASSERT_OK_AND_ASSIGN(auto ok,
+                       f.client->Submit(again.leases(0).lease_id(), GroupFor(again.leases(0), 0)));
   EXPECT_EQ(ok.outcome(), proto::SubmitGroupResponse::ACCEPTED);
   ASSERT_OK_AND_ASSIGN(int back, f.client->ReturnLeases("w2", {again.leases(0).lease_id()}));
   EXPECT_EQ(back, 0);  // already completed

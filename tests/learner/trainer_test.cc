@@ -204,7 +204,9 @@ TEST(Trainer, SkipsAndReportsNonFiniteSteps) {
   o.grpo.beta = 0;
   Trainer trainer(&policy, nullptr, o);
   ASSERT_OK_AND_ASSIGN(StepReport r, trainer.GrpoStep(batch));
-  EXPECT_TRUE(r.minibatches[0].skipped) << "loss " << r.minibatches[0].loss << " norm " << r.minibatches[0].grad_norm << " reward_mean " << r.grpo.reward_mean << " len " << r.grpo.mean_length;
+  EXPECT_TRUE(r.minibatches[0].skipped)
+      << "loss " << r.minibatches[0].loss << " norm " << r.minibatches[0].grad_norm
+      << " reward_mean " << r.grpo.reward_mean << " len " << r.grpo.mean_length;
   for (size_t i = 0; i < before.size(); ++i) {
     if (std::isnan(before[i])) continue;
     ASSERT_EQ(before[i], policy.params()[i]);
@@ -263,8 +265,10 @@ TEST(Trainer, LmStepLowersLossAndIndexerOnlyTouchesIndexers) {
   for (const model::TensorInfo& t : policy.table().tensors()) {
     for (size_t i = 0; i < t.numel; ++i) {
       const bool changed = before[t.offset + i] != policy.params()[t.offset + i];
-      if (t.is_indexer) indexer_moved |= changed;
-      else ASSERT_FALSE(changed) << t.name;
+      if (t.is_indexer)
+        indexer_moved |= changed;
+      else
+        ASSERT_FALSE(changed) << t.name;
     }
   }
   EXPECT_TRUE(indexer_moved);

@@ -114,7 +114,8 @@ TEST(Worker, PullsWeightsSubmitsGroupsAndStopsWhenFinished) {
   finisher.join();
   EXPECT_EQ(worker.version(), 2);
   EXPECT_EQ(std::memcmp(policy.params(), f.learner_model->params(),
-                        policy.table().total_floats() * sizeof(float)), 0);
+                        policy.table().total_floats() * sizeof(float)),
+            0);
   EXPECT_GE(worker.stats().groups_submitted, 6);
   EXPECT_EQ(worker.stats().weight_pulls, 1);
 }

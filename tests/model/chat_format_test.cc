@@ -63,14 +63,10 @@ TEST(ChatFormat, ToolCallsAndResults) {
 
 TEST(ChatFormat, ReasoningDroppedOnlyWhenANewUserMessageArrives) {
   Conversation c;
-  c.messages = {Message::User("q1"),
-                Message::Assistant("r1", "", {Call("f", "x", "1")}),
-                Message::Tool("out1"),
-                Message::Assistant("r2", "a1"),
-                Message::User("q2"),
-                Message::Assistant("r3", "", {Call("f", "x", "2")}),
-                Message::Tool("out2"),
-                Message::Assistant("r4", "a2")};
+  c.messages = {Message::User("q1"),   Message::Assistant("r1", "", {Call("f", "x", "1")}),
+                Message::Tool("out1"), Message::Assistant("r2", "a1"),
+                Message::User("q2"),   Message::Assistant("r3", "", {Call("f", "x", "2")}),
+                Message::Tool("out2"), Message::Assistant("r4", "a2")};
   ASSERT_OK_AND_ASSIGN(RenderedTokens r, RenderConversation(c));
   const std::string text = Text(r.ids);
   EXPECT_EQ(text,
@@ -205,8 +201,8 @@ TEST(ChatFormat, InvalidConversationsNameTheMessage) {
   EXPECT_THAT(error({Message::User("a"), Message::Assistant("", "", {Call("f", "x", "1")}),
                      Message::Tool("1"), Message::Tool("2")}),
               HasSubstr("message 3 (tool): one result too many: the turn before made 1"));
-  EXPECT_THAT(error({Message::User("a"), Message::Assistant("", "", {Call("f", "x", "1"),
-                                                                     Call("g", "y", "2")}),
+  EXPECT_THAT(error({Message::User("a"),
+                     Message::Assistant("", "", {Call("f", "x", "1"), Call("g", "y", "2")}),
                      Message::Tool("1")}),
               HasSubstr("message 2 (tool): ends the conversation after 1 of the 2 tool results"));
   EXPECT_THAT(error({Message::System("s"), Message::User("a")}),

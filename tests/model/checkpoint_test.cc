@@ -34,7 +34,8 @@ TEST(Checkpoint, SaveThenLoadIsBitExact) {
     ASSERT_OK(SaveCheckpoint(dir, m, {{"step", "7"}}));
     ASSERT_OK_AND_ASSIGN(auto loaded, LoadCheckpoint(dir));
     ASSERT_EQ(loaded->table().total_floats(), m.table().total_floats());
-    EXPECT_EQ(std::memcmp(loaded->params(), m.params(), m.table().total_floats() * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(loaded->params(), m.params(), m.table().total_floats() * sizeof(float)),
+              0);
     EXPECT_EQ(loaded->dims().n_routed, d.n_routed);
     EXPECT_EQ(loaded->dims().yarn_factor, d.yarn_factor);
     EXPECT_EQ(loaded->dims().index_topk, d.index_topk);
@@ -89,8 +90,11 @@ TEST(Checkpoint, MismatchedShapesMissingAndExtraTensorsAreNamed) {
   EXPECT_THAT(std::string(r.status().message()),
               HasSubstr("model.layers.1.self_attn.indexer.wk.weight is missing"));
   float extra[2] = {1, 2};
-  tensors.push_back({"model.layers.1.self_attn.indexer.wk.weight", Dtype::kF32, {8, 32},
-                     m.params() + m.table().Find("model.layers.1.self_attn.indexer.wk.weight")->offset});
+  tensors.push_back(
+      {"model.layers.1.self_attn.indexer.wk.weight",
+       Dtype::kF32,
+       {8, 32},
+       m.params() + m.table().Find("model.layers.1.self_attn.indexer.wk.weight")->offset});
   tensors.push_back({"model.layers.9.mlp.gate_proj.weight", Dtype::kF32, {2}, extra});
   ASSERT_OK(WriteSafetensors(dir + "/model.safetensors", tensors));
   r = LoadCheckpoint(dir);

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <random>
 
+#include "base/json.h"
 #include "gtest/gtest.h"
 #include "model/checkpoint.h"
-#include "base/json.h"
 #include "model/safetensors.h"
 #include "tests/model/model_test_util.h"
 #include "tests/prerequisite.h"
@@ -23,7 +23,8 @@ constexpr char kPython[] = "/usr/bin/python3";
 
 bool HaveTorch() {
   static const bool have =
-      std::system((std::string(kPython) + " -c 'import torch, numpy' >/dev/null 2>&1").c_str()) == 0;
+      std::system((std::string(kPython) + " -c 'import torch, numpy' >/dev/null 2>&1").c_str()) ==
+      0;
   return have;
 }
 
@@ -93,8 +94,8 @@ std::vector<TensorToWrite> OurResults(Transformer* m, const ForwardResult& r) {
 class ReferenceTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ReferenceTest, LogProbsAndGradientsMatchPyTorch) {
-  DSARL_REQUIRE(HaveTorch(), "PyTorch and numpy for " << kPython
-                                 << " (apt-get install python3-torch python3-numpy)");
+  DSARL_REQUIRE(HaveTorch(), "PyTorch and numpy for "
+                                 << kPython << " (apt-get install python3-torch python3-numpy)");
   const Case c = GetParam();
   ModelDims d = testing::TinyTestDims(c.moe, c.mode);
   if (c.yarn) {
@@ -110,7 +111,8 @@ TEST_P(ReferenceTest, LogProbsAndGradientsMatchPyTorch) {
   if (c.kept) {
     b.kept.resize(b.tokens.size());
     for (size_t t = 1; t < b.tokens.size(); t += 3) {
-      b.kept[t] = {b.targets[t], int((b.targets[t] + 3) % d.vocab), int((b.targets[t] + 5) % d.vocab)};
+      b.kept[t] = {b.targets[t], int((b.targets[t] + 3) % d.vocab),
+                   int((b.targets[t] + 5) % d.vocab)};
     }
   }
   if (c.forced) {
@@ -149,15 +151,12 @@ TEST_P(ReferenceTest, LogProbsAndGradientsMatchPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, ReferenceTest,
-    ::testing::Values(Case{.name = "dense", .mode = AttentionMode::kDense},
-                      Case{.name = "sparse_kept", .kept = true},
-                      Case{.name = "sparse_yarn", .yarn = true},
-                      Case{.name = "sparse_indexer_not_detached", .indexer_loss = true,
-                           .detach = false},
-                      Case{.name = "warmup", .mode = AttentionMode::kDenseWarmup,
-                           .indexer_loss = true},
-                      Case{.name = "moe", .moe = true},
-                      Case{.name = "moe_forced", .moe = true, .forced = true}),
+    ::testing::Values(
+        Case{.name = "dense", .mode = AttentionMode::kDense},
+        Case{.name = "sparse_kept", .kept = true}, Case{.name = "sparse_yarn", .yarn = true},
+        Case{.name = "sparse_indexer_not_detached", .indexer_loss = true, .detach = false},
+        Case{.name = "warmup", .mode = AttentionMode::kDenseWarmup, .indexer_loss = true},
+        Case{.name = "moe", .moe = true}, Case{.name = "moe_forced", .moe = true, .forced = true}),
     [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
 
 }  // namespace

@@ -55,7 +55,8 @@ void CheckGradients(const Case& k) {
   if (k.kept) {
     b.kept.resize(b.tokens.size());
     for (size_t t = 0; t < b.tokens.size(); t += 2) {
-      b.kept[t] = {b.targets[t], int((b.targets[t] + 1) % d.vocab), int((b.targets[t] + 7) % d.vocab)};
+      b.kept[t] = {b.targets[t], int((b.targets[t] + 1) % d.vocab),
+                   int((b.targets[t] + 7) % d.vocab)};
     }
   }
   ForwardOptions o;
@@ -107,7 +108,9 @@ void CheckGradients(const Case& k) {
   EXPECT_LE(unstable, 3) << "too many tensors whose perturbation changed the selection";
 }
 
-TEST(TransformerGrad, DenseAttention) { CheckGradients({false, AttentionMode::kDense, false, false}); }
+TEST(TransformerGrad, DenseAttention) {
+  CheckGradients({false, AttentionMode::kDense, false, false});
+}
 TEST(TransformerGrad, SparseAttentionWithKeptSets) {
   CheckGradients({false, AttentionMode::kSparse, false, true});
 }

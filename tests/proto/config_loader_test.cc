@@ -16,7 +16,8 @@ TEST(ConfigLoader, ParsesValidText) {
     name: "t"
     rollout { group_size: 4 temperature: 0.7 }
     learner { kl_estimator: K3 eps_high: 0.28 }
-  )", "t.textproto"));
+  )",
+                                                   "t.textproto"));
   EXPECT_EQ(c.rollout().group_size(), 4);
   EXPECT_DOUBLE_EQ(c.rollout().temperature(), 0.7);
   EXPECT_EQ(c.learner().kl_estimator(), LearnerConfig::K3);
@@ -127,8 +128,8 @@ TEST(ConfigLoader, MaterializedDefaultsShowEveryField) {
 
 TEST(ConfigLoader, LoadsShippedConfigsAndAppliesOverridesInOrder) {
   const std::string path = std::string(DSARL_SOURCE_DIR) + "/configs/quickstart.textproto";
-  ASSERT_OK_AND_ASSIGN(JobConfig c, LoadJobConfig(path, {"rollout.group_size=4",
-                                                         "rollout.group_size=6"}));
+  ASSERT_OK_AND_ASSIGN(JobConfig c,
+                       LoadJobConfig(path, {"rollout.group_size=4", "rollout.group_size=6"}));
   EXPECT_EQ(c.rollout().group_size(), 6);
   auto bad = LoadJobConfig(path, {"rollout.group_size=1"});
   ASSERT_FALSE(bad.ok());

@@ -74,8 +74,7 @@ proto::Trajectory RenderedEpisode(const std::string& answer) {
   conv.messages.push_back(Message::User("What is 6 * 7?"));
   model::RenderedTokens seq = *model::RenderForGeneration(conv);
   ToolCall call{.name = "calc", .arguments = {{"expr", "6*7"}}};
-  seq.Append(model::RenderAssistantOutput(Message::Assistant("use calc", "", {call})).ids,
-             1);
+  seq.Append(model::RenderAssistantOutput(Message::Assistant("use calc", "", {call})).ids, 1);
   EXPECT_OK(model::AppendToolResults({"42"}, &seq));
   seq.Append(model::RenderAssistantOutput(Message::Assistant("so", answer)).ids, 1);
   proto::Trajectory t;

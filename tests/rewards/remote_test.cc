@@ -28,8 +28,8 @@ class FakeJudge final : public proto::Reward::Service {
   std::atomic<int> delay_ms{0};
   std::atomic<int> hold_until_peak{0};  // hold each call until this many were in flight at once
                                         // (bounded by 10 s), then apply delay_ms
-  std::atomic<int> fail_code{0};    // a grpc::StatusCode to fail with, 0: answer
-  std::atomic<int> drop_scores{0};  // answer with this many fewer scores
+  std::atomic<int> fail_code{0};        // a grpc::StatusCode to fail with, 0: answer
+  std::atomic<int> drop_scores{0};      // answer with this many fewer scores
   std::atomic<bool> bad_applicable{false};
   std::atomic<int> in_flight{0};
   std::atomic<int> peak{0};

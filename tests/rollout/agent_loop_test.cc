@@ -1,7 +1,7 @@
 // The agent loop without a model: a scripted policy that writes each category's reference
-// solution (rendered by the chat format exactly as the model would write it) solves the task through the loop; a
-// wrong answer scores below 1; a malformed tool call gets an error observation and the episode
-// goes on; reasoning stays in the token sequence across tool calls.
+// solution (rendered by the chat format exactly as the model would write it) solves the task
+// through the loop; a wrong answer scores below 1; a malformed tool call gets an error observation
+// and the episode goes on; reasoning stays in the token sequence across tool calls.
 #include "rollout/agent_loop.h"
 
 #include "envs/synthesis.h"

@@ -61,7 +61,8 @@ struct TinyDense {
 };
 
 std::vector<std::vector<int>> Prompts() {
-  return {{model::kBosId, 'a', 'b'}, {model::kBosId, 'x', 'y', 'z', 'w', 'v', 'u', 't'},
+  return {{model::kBosId, 'a', 'b'},
+          {model::kBosId, 'x', 'y', 'z', 'w', 'v', 'u', 't'},
           {model::kBosId, '1'}};
 }
 
