@@ -4,7 +4,7 @@
 set -euo pipefail
 
 DEB_PACKAGES=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev rocksdb-tools
   libgtest-dev libgmock-dev libbenchmark-dev
