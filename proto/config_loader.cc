@@ -195,6 +195,9 @@ void CheckRules(const JobConfig& c, absl::string_view origin, std::vector<std::s
   if (c.learner().loss_aggregation() == LearnerConfig::LOSS_AGGREGATION_UNSPECIFIED) {
     fail("learner.loss_aggregation must be set");
   }
+  if (!(c.learner().min_reward() < c.learner().max_reward())) {
+    fail("learner.min_reward must be < learner.max_reward");
+  }
 }
 
 absl::Status JoinErrors(const std::vector<std::string>& errors) {
