@@ -32,7 +32,9 @@ namespace fs = std::filesystem;
 rocksdb::DBOptions MakeDbOptions(const std::string& dir, const OpenOptions& options, bool create) {
   rocksdb::DBOptions o;
   o.create_if_missing = create;
-  o.create_missing_column_families = create;
+  // A writer also adds the column families a store made by an older dsarl lacks (OpenRocks has
+  // checked that only optional ones are missing).
+  o.create_missing_column_families = create || !options.read_only;
   // A torn record at the end of the WAL (a crash mid-write) is dropped; everything acknowledged
   // before it is recovered.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
@@ -84,6 +86,13 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(Cf cf, const proto::StoreConfig& conf
 
 bool IsOurs(const std::string& name) {
   return std::find(kCfNames.begin(), kCfNames.end(), name) != kCfNames.end();
+}
+
+// Column families added after the first stores of schema 1: a store may lack them.
+bool IsOptional(const std::string& name) { return name == kCfNames[int(Cf::kQuarantine)]; }
+
+bool Has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 int64_t NowUnixMs() {
@@ -215,7 +224,7 @@ absl::Status Database::OpenRocks(const OpenOptions& options, bool exists) {
     }
     if (!create) {
       for (const char* name : kCfNames) {
-        if (std::count(existing.begin(), existing.end(), name) == 0) {
+        if (!IsOptional(name) && !Has(existing, name)) {
           return absl::FailedPreconditionError(absl::StrCat(
               dir_, " is not a complete dsarl store: column family `", name, "` is missing"));
         }
@@ -227,8 +236,14 @@ absl::Status Database::OpenRocks(const OpenOptions& options, bool exists) {
     cache = rocksdb::NewLRUCache(size_t(options.config.block_cache_mb()) << 20);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  std::vector<int> ours;  // the Cf of each of our descriptors, in order
   for (int i = 0; i < kNumCfs; ++i) {
+    // A reader cannot create a family: one the store lacks stays without a handle.
+    if (options.read_only && exists && IsOptional(kCfNames[i]) && !Has(existing, kCfNames[i])) {
+      continue;
+    }
     descriptors.emplace_back(kCfNames[i], MakeCfOptions(static_cast<Cf>(i), options.config, cache));
+    ours.push_back(i);
   }
   // RocksDB requires `default` (we keep nothing there) and every existing family (a newer schema's
   // extras) to be opened. Small memtables: RocksDB sizes its full-disk reserve by the largest.
@@ -264,8 +279,9 @@ absl::Status Database::OpenRocks(const OpenOptions& options, bool exists) {
   }
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening store ", dir_));
   db_.reset(raw);
-  for (int i = 0; i < kNumCfs; ++i) handles_[i] = handles[i];
-  extra_handles_.assign(handles.begin() + kNumCfs, handles.end());
+  handles_.fill(nullptr);
+  for (size_t k = 0; k < ours.size(); ++k) handles_[ours[k]] = handles[k];
+  extra_handles_.assign(handles.begin() + ours.size(), handles.end());
   return absl::OkStatus();
 }
 
@@ -286,7 +302,10 @@ absl::Status Database::CheckOrWriteSchema(bool create) {
   }
   if (!absl::IsNotFound(value.status())) return value.status();
   // No schema record: a new store (or one whose creation was interrupted) if it is empty.
-  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    if (h != nullptr) all.push_back(h);
+  }
   all.insert(all.end(), extra_handles_.begin(), extra_handles_.end());
   bool empty = true;
   for (rocksdb::ColumnFamilyHandle* h : all) {
@@ -378,7 +397,8 @@ absl::StatusOr<std::string> Database::GetUnlocked(Cf cf, const std::string& key,
   rocksdb::ReadOptions ro;
   if (view != nullptr) ro.snapshot = view->snapshot();
   std::string value;
-  rocksdb::Status s = db_->Get(ro, handle(cf), key, &value);
+  rocksdb::Status s =
+      handle(cf) == nullptr ? rocksdb::Status::NotFound() : db_->Get(ro, handle(cf), key, &value);
   if (s.IsNotFound()) {
     return absl::NotFoundError(absl::StrCat("store ", dir_, ": no ", DescribeKey(CfName(cf), key)));
   }
@@ -392,6 +412,7 @@ absl::Status Database::Scan(
     const ReadView* view) const {
   std::shared_lock<std::shared_mutex> lock = LockUnlessViewed(view);
   RETURN_IF_ERROR(CheckOpen());
+  if (handle(cf) == nullptr) return absl::OkStatus();  // a family this store does not have yet
   rocksdb::ReadOptions ro;
   if (view != nullptr) ro.snapshot = view->snapshot();
   rocksdb::Slice upper(end);
@@ -411,6 +432,7 @@ absl::StatusOr<bool> Database::Last(Cf cf, const std::string& begin, const std::
                                     const ReadView* view) const {
   std::shared_lock<std::shared_mutex> lock = LockUnlessViewed(view);
   RETURN_IF_ERROR(CheckOpen());
+  if (handle(cf) == nullptr) return false;
   rocksdb::ReadOptions ro;
   if (view != nullptr) ro.snapshot = view->snapshot();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handle(cf)));
@@ -486,6 +508,7 @@ std::vector<CfStats> Database::Stats() const {
     CfStats st;
     st.name = kCfNames[i];
     rocksdb::ColumnFamilyHandle* h = handles_[i];
+    if (h == nullptr) continue;
     db_->GetIntProperty(h, "rocksdb.estimate-num-keys", &st.estimated_keys);
     db_->GetIntProperty(h, "rocksdb.total-sst-files-size", &st.sst_bytes);
     db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &st.memtable_bytes);

@@ -33,11 +33,13 @@ namespace dsarl::store {
 // dsarl misread a store; older stores stay readable by newer code.
 inline constexpr uint32_t kSchemaVersion = 1;
 
-// Our column families, in a fixed order (the index of each is its Cf value).
-enum class Cf { kEnvs = 0, kPrompts, kGroups, kTrajectories, kRuns, kMeta };
-inline constexpr int kNumCfs = 6;
-inline constexpr std::array<const char*, kNumCfs> kCfNames = {"envs",         "prompts", "groups",
-                                                              "trajectories", "runs",    "meta"};
+// Our column families, in a fixed order (the index of each is its Cf value). `quarantine` came
+// after schema 1's first stores: a writer creates it in a store that lacks it, and a reader of such
+// a store sees it empty (no schema bump: older dsarl versions open it as a newer schema's extra).
+enum class Cf { kEnvs = 0, kPrompts, kGroups, kTrajectories, kRuns, kMeta, kQuarantine };
+inline constexpr int kNumCfs = 7;
+inline constexpr std::array<const char*, kNumCfs> kCfNames = {
+    "envs", "prompts", "groups", "trajectories", "runs", "meta", "quarantine"};
 
 // The name of `cf` ("envs", ...).
 const char* CfName(Cf cf);
@@ -139,7 +141,8 @@ class Database {
   // ResourceExhausted without writing. Other errors as FromRocks.
   absl::Status Write(rocksdb::WriteBatch* batch);
 
-  // Column family handle for building batches.
+  // Column family handle for building batches. Null only on a reader, for a column family the
+  // store does not have yet (`quarantine` in an older store); reads of it find nothing.
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles_[static_cast<int>(cf)]; }
 
   // Writes every column family's memtable to SST files and waits (writer only). Not needed for

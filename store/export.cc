@@ -127,6 +127,9 @@ std::unique_ptr<Message> NewValueMessage(Cf cf, absl::string_view key) {
       if (key == kMetaSchemaKey) return std::make_unique<proto::StoreMeta>();
       if (key == kMetaCountsKey) return std::make_unique<proto::StoreCounts>();
       break;
+    case Cf::kQuarantine:
+      if (tag == kQuarantineTag) return std::make_unique<proto::QuarantinedGroup>();
+      break;
   }
   return nullptr;
 }
@@ -213,6 +216,15 @@ absl::StatusOr<uint64_t> DumpText(const Store& store, const DumpOptions& options
         }
         std::vector<std::string> notes;
         if (!options.full) notes = Elide(message.get());
+        if (!options.full && options.cf == Cf::kQuarantine) {
+          // The group's trajectories hold the long arrays.
+          auto* q = static_cast<proto::QuarantinedGroup*>(message.get());
+          for (int i = 0; i < q->group().trajectories_size(); ++i) {
+            for (const std::string& note : Elide(q->mutable_group()->mutable_trajectories(i))) {
+              notes.push_back(absl::StrCat("# trajectories[", i, "].", note.substr(2)));
+            }
+          }
+        }
         std::string text;
         google::protobuf::TextFormat::PrintToString(*message, &text);
         inner = sink(absl::StrCat("# ", desc));

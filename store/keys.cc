@@ -180,6 +180,14 @@ std::string CheckpointKey(uint64_t run_id, int64_t step) {
   return key;
 }
 
+std::string QuarantineKey(uint64_t seq, uint64_t prompt_id, uint32_t attempt) {
+  std::string key = Tagged(kQuarantineTag);
+  AppendU64(&key, seq);
+  AppendU64(&key, prompt_id);
+  AppendU32(&key, attempt);
+  return key;
+}
+
 absl::StatusOr<GroupKeyParts> DecodeGroupKey(absl::string_view key) {
   absl::string_view in = key;
   GroupKeyParts p;
@@ -200,6 +208,17 @@ absl::StatusOr<TrajectoryKeyParts> DecodeTrajectoryKey(absl::string_view key) {
   ConsumeU64(&in, &p.prompt_id);
   ConsumeU32(&in, &p.attempt);
   ConsumeU32(&in, &p.sample_index);
+  return p;
+}
+
+absl::StatusOr<QuarantineKeyParts> DecodeQuarantineKey(absl::string_view key) {
+  absl::string_view in = key;
+  QuarantineKeyParts p;
+  if (in.size() != 1 + 8 + 8 + 4 || in[0] != kQuarantineTag) return BadKey("quarantine", key);
+  in.remove_prefix(1);
+  ConsumeU64(&in, &p.seq);
+  ConsumeU64(&in, &p.prompt_id);
+  ConsumeU32(&in, &p.attempt);
   return p;
 }
 
@@ -259,6 +278,13 @@ std::string DescribeKnown(absl::string_view cf, absl::string_view key) {
     if ((tag == kMetricsTag || tag == kCheckpointTag) && in.size() == 16 && ConsumeU64(&in, &a) &&
         ConsumeI64(&in, &s)) {
       return absl::StrCat(tag == kMetricsTag ? "metrics" : "checkpoint", " run=", a, " step=", s);
+    }
+  } else if (cf == "quarantine") {
+    if (tag == kQuarantineTag) {
+      auto p = DecodeQuarantineKey(key);
+      if (!p.ok()) return "";
+      return absl::StrCat("quarantined seq=", p->seq, " prompt=", p->prompt_id,
+                          " attempt=", p->attempt);
     }
   } else if (cf == "meta") {
     return absl::StrCat("meta ", absl::CEscape(key));

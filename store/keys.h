@@ -30,6 +30,7 @@ inline constexpr char kTrajectoryTag = 'T';   // trajectories: T prompt attempt 
 inline constexpr char kRunTag = 'R';          // runs: R run_id              -> RunRecord
 inline constexpr char kMetricsTag = 'M';      // runs: M run_id step         -> StepMetrics
 inline constexpr char kCheckpointTag = 'K';   // runs: K run_id step         -> CheckpointRecord
+inline constexpr char kQuarantineTag = 'Q';  // quarantine: Q seq prompt attempt -> QuarantinedGroup
 
 // Keys of the `meta` column family (plain words; values StoreMeta and StoreCounts).
 inline constexpr char kMetaSchemaKey[] = "schema";
@@ -99,12 +100,24 @@ std::string MetricsRunPrefix(uint64_t run_id);
 std::string CheckpointKey(uint64_t run_id, int64_t step);
 std::string CheckpointRunPrefix(uint64_t run_id);
 
+// ---- quarantine
+// ------------------------------------------------------------------------------------
+// A quarantined group: `seq` (the store's counter, one per record) first, so that every refusal is
+// kept, in the order they came, even several of the same (prompt_id, attempt).
+std::string QuarantineKey(uint64_t seq, uint64_t prompt_id, uint32_t attempt);
+struct QuarantineKeyParts {
+  uint64_t seq = 0;
+  uint64_t prompt_id = 0;
+  uint32_t attempt = 0;
+};
+
 // ---- decoding
 // ------------------------------------------------------------------------------------ Decode a
 // full key of the named kind. DataLoss (with the key in hex) when the key has another tag or the
 // wrong length.
 absl::StatusOr<GroupKeyParts> DecodeGroupKey(absl::string_view key);
 absl::StatusOr<TrajectoryKeyParts> DecodeTrajectoryKey(absl::string_view key);
+absl::StatusOr<QuarantineKeyParts> DecodeQuarantineKey(absl::string_view key);
 // The id (last 8 bytes) of an E/P/R key or of a category / by-env index entry.
 absl::StatusOr<uint64_t> DecodeTrailingId(absl::string_view key);
 

@@ -2,6 +2,7 @@
 // keys.h, and every write carries the updated counts in the same batch.
 #include "store/store.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -74,6 +75,19 @@ absl::Status Store::LoadCounts() {
     RETURN_IF_ERROR(ParseValue(*db_, Cf::kMeta, kMetaCountsKey, *value, &counts));
   } else if (!absl::IsNotFound(value.status())) {
     return value.status();
+  }
+  const std::string prefix(1, kQuarantineTag);
+  std::string last_key, last_value;
+  ASSIGN_OR_RETURN(bool any,
+                   db_->Last(Cf::kQuarantine, prefix, PrefixEnd(prefix), &last_key, &last_value));
+  uint64_t next_seq = 0;
+  if (any) {
+    ASSIGN_OR_RETURN(QuarantineKeyParts parts, DecodeQuarantineKey(last_key));
+    next_seq = parts.seq + 1;
+  }
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    next_quarantine_seq_ = next_seq;
   }
   std::lock_guard<std::mutex> lock(counts_mu_);
   counts_ = counts;
@@ -430,6 +444,61 @@ absl::Status Store::ScanGroups(const GroupQuery& query, const Visitor<proto::Gro
 absl::Status Store::ScanTrajectories(const Visitor<proto::Trajectory>& visit) const {
   const std::string prefix(1, kTrajectoryTag);
   return ScanRecords(Cf::kTrajectories, prefix, PrefixEnd(prefix), visit);
+}
+
+// ---- quarantine --------------------------------------------------------------------------------
+
+absl::Status Store::RemoveGroupInto(uint64_t prompt_id, uint32_t attempt,
+                                    rocksdb::WriteBatch* batch, proto::StoreCounts* counts) {
+  const std::string id_key = GroupIdKey(prompt_id, attempt);
+  ASSIGN_OR_RETURN(std::string group_key, db_->Get(Cf::kGroups, id_key));
+  std::vector<std::string> keys;
+  uint64_t tokens = 0;
+  absl::Status inner;
+  const std::string prefix = TrajectoryGroupPrefix(prompt_id, attempt);
+  RETURN_IF_ERROR(db_->Scan(Cf::kTrajectories, prefix, PrefixEnd(prefix),
+                            [&](absl::string_view key, absl::string_view value) {
+                              proto::Trajectory t;
+                              inner = ParseValue(*db_, Cf::kTrajectories, key, value, &t);
+                              tokens += t.token_ids_size();
+                              keys.emplace_back(key);
+                              return inner.ok();
+                            }));
+  RETURN_IF_ERROR(inner);
+  rocksdb::Status s = batch->Delete(db_->handle(Cf::kGroups), group_key);
+  if (s.ok()) s = batch->Delete(db_->handle(Cf::kGroups), id_key);
+  for (size_t i = 0; s.ok() && i < keys.size(); ++i) {
+    s = batch->Delete(db_->handle(Cf::kTrajectories), keys[i]);
+  }
+  RETURN_IF_ERROR(FromRocks(s, "building a store write"));
+  counts->set_groups(counts->groups() - std::min<uint64_t>(counts->groups(), 1));
+  counts->set_trajectories(counts->trajectories() -
+                           std::min<uint64_t>(counts->trajectories(), keys.size()));
+  counts->set_trajectory_tokens(counts->trajectory_tokens() -
+                                std::min(counts->trajectory_tokens(), tokens));
+  return absl::OkStatus();
+}
+
+absl::Status Store::Quarantine(const proto::QuarantinedGroup& record, bool remove_stored) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  proto::StoreCounts counts = counts_;
+  rocksdb::WriteBatch batch;
+  const proto::Group& g = record.group();
+  if (remove_stored) RETURN_IF_ERROR(RemoveGroupInto(g.prompt_id(), g.attempt(), &batch, &counts));
+  const uint64_t seq = next_quarantine_seq_;
+  RETURN_IF_ERROR(
+      FromRocks(batch.Put(db_->handle(Cf::kQuarantine),
+                          QuarantineKey(seq, g.prompt_id(), g.attempt()), Deterministic(record)),
+                "building a store write"));
+  counts.set_quarantined(counts.quarantined() + 1);
+  RETURN_IF_ERROR(CommitWithCounts(&batch, counts));
+  next_quarantine_seq_ = seq + 1;
+  return absl::OkStatus();
+}
+
+absl::Status Store::ScanQuarantine(const Visitor<proto::QuarantinedGroup>& visit) const {
+  const std::string prefix(1, kQuarantineTag);
+  return ScanRecords(Cf::kQuarantine, prefix, PrefixEnd(prefix), visit);
 }
 
 // ---- runs --------------------------------------------------------------------------------------

@@ -109,6 +109,17 @@ class Store {
   // Visits stored trajectories in key order (prompt, attempt, sample), without group context.
   absl::Status ScanTrajectories(const Visitor<proto::Trajectory>& visit) const;
 
+  // ---- quarantine ----------------------------------------------------------------------------
+  // Keeps `record` (a group the learner refused, with why and when) under a new key: records are
+  // never replaced, so several refusals of the same (prompt_id, attempt) are all kept, in order.
+  // With `remove_stored`, the stored group (record.group's prompt_id, attempt) is removed from the
+  // groups and trajectories in the same atomic write (a bad group found at resume or in training),
+  // and NotFound (nothing written) when no such group is stored. The caller trims what it keeps
+  // (learner/intake.h MakeQuarantineRecord).
+  absl::Status Quarantine(const proto::QuarantinedGroup& record, bool remove_stored);
+  // Visits the quarantined groups in the order they were quarantined. OK or a read error.
+  absl::Status ScanQuarantine(const Visitor<proto::QuarantinedGroup>& visit) const;
+
   // ---- runs ----------------------------------------------------------------------------------
   // Inserts or replaces the run record with run.run_id.
   absl::Status PutRun(const proto::RunRecord& run);
@@ -141,6 +152,10 @@ class Store {
   explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
   struct PendingGroup;
   absl::Status LoadCounts();
+  // Adds to `batch` the deletes of the stored group (prompt_id, attempt) and subtracts it from
+  // `counts`. NotFound when it is not stored. Call with write_mu_ held.
+  absl::Status RemoveGroupInto(uint64_t prompt_id, uint32_t attempt, rocksdb::WriteBatch* batch,
+                               proto::StoreCounts* counts);
   // Writes the groups of one group commit in one batch (the GroupCommitter's CommitFn).
   void CommitGroups(const std::vector<GroupCommitter::Request*>& requests);
   // Adds the counts record to `batch`, writes it, and on success makes `counts` current.
@@ -166,7 +181,8 @@ class Store {
   GroupCommitter group_committer_;  // concurrent AppendGroups share one write
   std::mutex write_mu_;             // one writer at a time: read-check-write and the counts
   mutable std::mutex counts_mu_;
-  proto::StoreCounts counts_;  // guarded by counts_mu_
+  proto::StoreCounts counts_;         // guarded by counts_mu_
+  uint64_t next_quarantine_seq_ = 0;  // guarded by write_mu_; found at Open (last key + 1)
 };
 
 }  // namespace dsarl::store
