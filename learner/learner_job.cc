@@ -82,7 +82,8 @@ absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobC
   ASSIGN_OR_RETURN(job->metrics_, MetricsWriter::Open(c.output_dir()));
   const std::string listen =
       job->options_.listen.empty() ? c.cluster().learner_listen() : job->options_.listen;
-  ASSIGN_OR_RETURN(job->server_, LearnerServer::Start(listen, job->state_.get()));
+  ASSIGN_OR_RETURN(job->server_,
+                   LearnerServer::Start(listen, job->state_.get(), job->options_.security));
   DSARL_LOG_INFO("learner: run {} {} at step {}, {} training prompts, listening on port {}",
                  job->run_id_, job->resumed_ ? "resumed" : "started", job->step_, n_prompts,
                  job->server_->port());
@@ -146,11 +147,14 @@ absl::Status LearnerJob::StartTraining(std::vector<uint64_t> prompts) {
   to.lr.warmup_steps = c.learner().warmup_steps() * mb;
   trainer_ = std::make_unique<Trainer>(policy_.get(), std::move(reference), to);
   auto scheduler = std::make_unique<PromptScheduler>(
-      prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000),
-      static_cast<uint64_t>(NowMs()) << 16);
+      prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000));
+  // A worker asks for max_batch / group_size prompts per call; by default it may hold two calls'.
+  const int per_worker = c.cluster().max_leases_per_worker() > 0
+                             ? c.cluster().max_leases_per_worker()
+                             : 2 * std::max(1, c.rollout().max_batch() / c.rollout().group_size());
   state_ = std::make_unique<LearnerState>(
       store_.get(), run_id_, std::move(scheduler), c.learner().max_staleness(), NowMs,
-      c.learner().prompts_per_step() * (c.learner().max_staleness() + 1));
+      c.learner().prompts_per_step() * (c.learner().max_staleness() + 1), per_worker);
   checkpointer_ = std::make_unique<Checkpointer>(c.output_dir(), store_.get(), run_id_);
   weights_ = std::make_unique<WeightsPublisher>(policy_.get(), state_.get());
   return absl::OkStatus();

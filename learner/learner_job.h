@@ -28,6 +28,7 @@ namespace dsarl::learner {
 
 struct LearnerJobOptions {
   std::string listen;                                // overrides cluster.learner_listen when set
+  rpc::ServerSecurity security;                      // token, TLS, mTLS (proto/rpc_security.h)
   std::function<void(const std::string&)> progress;  // one line per step (default: stderr)
 };
 

@@ -10,12 +10,14 @@ namespace dsarl::learner {
 
 LearnerState::LearnerState(store::Store* store, uint64_t run_id,
                            std::unique_ptr<PromptScheduler> scheduler, int max_staleness,
-                           std::function<int64_t()> clock_ms, int max_in_flight)
+                           std::function<int64_t()> clock_ms, int max_in_flight,
+                           int max_leases_per_worker)
     : store_(store),
       run_id_(run_id),
       max_staleness_(max_staleness),
       clock_ms_(std::move(clock_ms)),
       max_in_flight_(max_in_flight),
+      max_leases_per_worker_(max_leases_per_worker),
       scheduler_(std::move(scheduler)) {
   weights_ = std::make_shared<PublishedWeights>();
 }
@@ -33,6 +35,10 @@ absl::StatusOr<proto::LeaseResponse> LearnerState::Lease(const std::string& work
       n = std::min<int>(n,
                         max_in_flight_ - scheduler_->leased() - static_cast<int>(pending_.size()));
       if (n <= 0) return resp;  // the worker waits and asks again
+    }
+    if (max_leases_per_worker_ > 0) {
+      n = std::min(n, max_leases_per_worker_ - scheduler_->leased_by(worker));
+      if (n <= 0) return resp;  // it holds its share; it submits or returns before it gets more
     }
     leases = scheduler_->Lease(worker, std::min(n, 256), clock_ms_());
   }
@@ -52,7 +58,7 @@ absl::StatusOr<proto::LeaseResponse> LearnerState::Lease(const std::string& work
   return resp;
 }
 
-int LearnerState::ReturnLeases(const std::string& worker, const std::vector<uint64_t>& ids) {
+int LearnerState::ReturnLeases(const std::string& worker, const std::vector<std::string>& ids) {
   std::lock_guard<std::mutex> l(mu_);
   return scheduler_->Return(worker, ids);
 }
@@ -67,13 +73,19 @@ int64_t LearnerState::MinPolicyVersion(const proto::Group& g) {
   return v == INT64_MAX ? 0 : v;
 }
 
-absl::StatusOr<proto::SubmitGroupResponse> LearnerState::Submit(uint64_t lease_id,
+absl::StatusOr<proto::SubmitGroupResponse> LearnerState::Submit(const std::string& worker,
+                                                                const std::string& lease_id,
                                                                 proto::Group group) {
   proto::SubmitGroupResponse resp;
   LeaseInfo lease;
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto done = scheduler_->Complete(lease_id);
+    auto done = scheduler_->Complete(lease_id, worker, group.prompt_id(), group.attempt());
+    if (!done.ok() && !absl::IsNotFound(done.status())) {
+      DSARL_LOG_WARN("learner: refused submission for lease {} from worker '{}': {}", lease_id,
+                     worker, std::string(done.status().message()));
+      return done.status();  // another worker's lease, or not this lease's group: it stays
+    }
     if (!done.ok()) {
       // A retry of an acknowledged submission finds its group stored: say so.
       auto stored = store_->GetGroup(group.prompt_id(), group.attempt(), false);
@@ -83,13 +95,7 @@ absl::StatusOr<proto::SubmitGroupResponse> LearnerState::Submit(uint64_t lease_i
       return resp;
     }
     lease = *done;
-    if (group.prompt_id() != lease.prompt_id || group.attempt() != lease.attempt) {
-      scheduler_->Requeue(lease.prompt_id);
-      return absl::InvalidArgumentError(
-          absl::StrCat("group for prompt ", group.prompt_id(), " attempt ", group.attempt(),
-                       " does not match lease ", lease_id, " (prompt ", lease.prompt_id,
-                       " attempt ", lease.attempt, ")"));
-    }
+    group.set_worker_id(worker);
     const int64_t oldest = MinPolicyVersion(group);
     if (weights_->version - oldest > max_staleness_) {
       scheduler_->Requeue(lease.prompt_id);

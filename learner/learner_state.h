@@ -26,16 +26,26 @@ class LearnerState {
   // `max_in_flight` bounds prompts leased plus groups waiting for training (0 = unbounded): with
   // it, workers cannot run ahead of the learner and every group is trained at most about
   // max_staleness versions after its policy (use prompts_per_step * (max_staleness + 1)).
+  // `max_leases_per_worker` bounds the leases one identity holds at once (0 = unbounded), so one
+  // worker cannot starve the others by leasing every slot.
   LearnerState(store::Store* store, uint64_t run_id, std::unique_ptr<PromptScheduler> scheduler,
-               int max_staleness, std::function<int64_t()> clock_ms, int max_in_flight = 0);
+               int max_staleness, std::function<int64_t()> clock_ms, int max_in_flight = 0,
+               int max_leases_per_worker = 0);
 
   // ---- called by the service ----
+  // `worker` is always the caller's authenticated identity (rpc::ServerAuth::Identify), never a
+  // name the caller wrote. Lease hands out at most max_prompts (and at most the worker's cap).
   absl::StatusOr<proto::LeaseResponse> Lease(const std::string& worker, int max_prompts);
-  int ReturnLeases(const std::string& worker, const std::vector<uint64_t>& lease_ids);
+  // Returns those of `lease_ids` that `worker` holds; how many.
+  int ReturnLeases(const std::string& worker, const std::vector<std::string>& lease_ids);
   // Outcomes: ACCEPTED (stored durably, queued for training), DUPLICATE (already stored), STALE
-  // (too old a policy; the prompt is re-queued), UNKNOWN_LEASE. Errors: InvalidArgument for a
-  // malformed group, or the store's error (nothing acknowledged).
-  absl::StatusOr<proto::SubmitGroupResponse> Submit(uint64_t lease_id, proto::Group group);
+  // (too old a policy; the prompt is re-queued), UNKNOWN_LEASE. Errors: PermissionDenied when
+  // another worker holds the lease, InvalidArgument for a group that does not match its lease
+  // (in both cases the lease stays valid for its holder), or the store's error (nothing
+  // acknowledged). The stored group's worker_id is set to `worker`.
+  absl::StatusOr<proto::SubmitGroupResponse> Submit(const std::string& worker,
+                                                    const std::string& lease_id,
+                                                    proto::Group group);
   std::shared_ptr<const PublishedWeights> Weights() const;
   proto::StatusResponse Status() const;
 
@@ -63,6 +73,7 @@ class LearnerState {
   int max_staleness_;
   std::function<int64_t()> clock_ms_;
   int max_in_flight_;
+  int max_leases_per_worker_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<PromptScheduler> scheduler_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "proto/rpc_security.h"
 
 namespace dsarl::learner {
 namespace {
@@ -17,11 +18,8 @@ uint64_t Mix(uint64_t x) {
 }  // namespace
 
 PromptScheduler::PromptScheduler(std::vector<uint64_t> prompts, uint64_t seed,
-                                 int64_t lease_timeout_ms, uint64_t lease_id_base)
-    : prompts_(std::move(prompts)),
-      seed_(seed),
-      timeout_ms_(lease_timeout_ms),
-      next_lease_id_(lease_id_base) {}
+                                 int64_t lease_timeout_ms)
+    : prompts_(std::move(prompts)), seed_(seed), timeout_ms_(lease_timeout_ms) {}
 
 uint64_t PromptScheduler::PromptAt(uint64_t slot) const {
   // Slot k is position k % N of epoch k / N's permutation. The permutation is a Fisher-Yates
@@ -61,7 +59,7 @@ std::vector<LeaseInfo> PromptScheduler::Lease(const std::string& worker, int n, 
       prompt = epoch_order[slot % prompts_.size()];
     }
     LeaseInfo l;
-    l.lease_id = next_lease_id_++;
+    l.lease_id = rpc::RandomHex(16);
     l.prompt_id = prompt;
     l.attempt = state_.next_attempt[prompt]++;
     l.worker = worker;
@@ -72,23 +70,40 @@ std::vector<LeaseInfo> PromptScheduler::Lease(const std::string& worker, int n, 
   return out;
 }
 
-absl::StatusOr<LeaseInfo> PromptScheduler::Complete(uint64_t lease_id) {
+absl::StatusOr<LeaseInfo> PromptScheduler::Complete(const std::string& lease_id,
+                                                    const std::string& worker, uint64_t prompt_id,
+                                                    uint32_t attempt) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return absl::NotFoundError(absl::StrCat("unknown lease ", lease_id));
+  if (it->second.worker != worker) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("lease ", lease_id, " is held by another worker, not ", worker));
+  }
+  if (prompt_id != it->second.prompt_id || attempt != it->second.attempt) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group for prompt ", prompt_id, " attempt ", attempt, " does not match lease ", lease_id,
+        " (prompt ", it->second.prompt_id, " attempt ", it->second.attempt, ")"));
+  }
   LeaseInfo l = it->second;
   leases_.erase(it);
   return l;
 }
 
-int PromptScheduler::Return(const std::string& worker, const std::vector<uint64_t>& ids) {
+int PromptScheduler::Return(const std::string& worker, const std::vector<std::string>& ids) {
   int n = 0;
-  for (uint64_t id : ids) {
+  for (const std::string& id : ids) {
     auto it = leases_.find(id);
     if (it == leases_.end() || it->second.worker != worker) continue;
     retry_.push_back(it->second.prompt_id);
     leases_.erase(it);
     ++n;
   }
+  return n;
+}
+
+int PromptScheduler::leased_by(const std::string& worker) const {
+  int n = 0;
+  for (const auto& [id, l] : leases_) n += l.worker == worker;
   return n;
 }
 

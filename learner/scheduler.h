@@ -1,6 +1,8 @@
 // Prompt leases (DESIGN: "a lease has a deadline; an expired lease goes back to the queue, so a
 // dead worker loses nothing") and staleness admission. Pure bookkeeping with an injected clock, so
-// tests drive time; the gRPC service calls it under one mutex.
+// tests drive time; the gRPC service calls it under one mutex. A lease id is 128 random bits, and a
+// lease belongs to the identity that took it (DESIGN "Trust boundary"): only it may complete or
+// return the lease. Lease ids are never persisted: a resumed scheduler starts with no leases.
 #ifndef DSARL_LEARNER_SCHEDULER_H_
 #define DSARL_LEARNER_SCHEDULER_H_
 
@@ -15,10 +17,10 @@
 namespace dsarl::learner {
 
 struct LeaseInfo {
-  uint64_t lease_id = 0;
+  std::string lease_id;  // 32 hex characters from the CSPRNG
   uint64_t prompt_id = 0;
   uint32_t attempt = 0;  // with prompt_id, the idempotency key of the group
-  std::string worker;
+  std::string worker;    // the authenticated identity holding the lease
   int64_t deadline_ms = 0;
 };
 
@@ -30,19 +32,21 @@ struct SchedulerState {
 class PromptScheduler {
  public:
   // `prompts`: the training prompt ids; each epoch visits them in a fresh order drawn from
-  // (seed, epoch). `lease_timeout_ms`: how long a worker holds a prompt. `lease_id_base` makes
-  // lease ids unique across learner restarts (e.g. from the clock).
-  PromptScheduler(std::vector<uint64_t> prompts, uint64_t seed, int64_t lease_timeout_ms,
-                  uint64_t lease_id_base);
+  // (seed, epoch). `lease_timeout_ms`: how long a worker holds a prompt.
+  PromptScheduler(std::vector<uint64_t> prompts, uint64_t seed, int64_t lease_timeout_ms);
 
   // Up to `n` leases for `worker`: expired or returned prompts first (with a new attempt), then
   // new slots. Empty when there are no prompts.
   std::vector<LeaseInfo> Lease(const std::string& worker, int n, int64_t now_ms);
-  // Ends a lease when its group arrives. NotFound when the lease is unknown (never issued, already
-  // completed, or expired and re-issued).
-  absl::StatusOr<LeaseInfo> Complete(uint64_t lease_id);
-  // Gives leases back (the worker will not finish them); returns how many were returned.
-  int Return(const std::string& worker, const std::vector<uint64_t>& lease_ids);
+  // Ends a lease when the group for (prompt_id, attempt) arrives from `worker`. NotFound when the
+  // lease is unknown (never issued, already completed, or expired and re-issued); PermissionDenied
+  // when another identity holds it, InvalidArgument when the prompt or attempt differ from the
+  // lease's: in both cases the lease stays with its holder.
+  absl::StatusOr<LeaseInfo> Complete(const std::string& lease_id, const std::string& worker,
+                                     uint64_t prompt_id, uint32_t attempt);
+  // Gives back those of `lease_ids` that `worker` holds (it will not finish them); returns how
+  // many were returned. Leases of other identities are left alone.
+  int Return(const std::string& worker, const std::vector<std::string>& lease_ids);
   // Puts a prompt back in the retry queue (e.g. its group was refused as stale).
   void Requeue(uint64_t prompt_id);
   // Moves leases whose deadline passed back to the retry queue; returns how many.
@@ -50,6 +54,8 @@ class PromptScheduler {
 
   int queued() const { return retry_.size(); }
   int leased() const { return leases_.size(); }
+  // Leases `worker` holds now.
+  int leased_by(const std::string& worker) const;
   SchedulerState state() const { return state_; }
   // Restores the position and attempt counters (resume); drops outstanding leases.
   void Restore(const SchedulerState& state);
@@ -59,10 +65,9 @@ class PromptScheduler {
   std::vector<uint64_t> prompts_;
   uint64_t seed_;
   int64_t timeout_ms_;
-  uint64_t next_lease_id_;
   SchedulerState state_;
-  std::deque<uint64_t> retry_;            // prompts waiting for a new attempt
-  std::map<uint64_t, LeaseInfo> leases_;  // by lease id
+  std::deque<uint64_t> retry_;               // prompts waiting for a new attempt
+  std::map<std::string, LeaseInfo> leases_;  // by lease id
 };
 
 }  // namespace dsarl::learner

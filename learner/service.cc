@@ -39,13 +39,25 @@ class WeightsWriter : public grpc::ServerWriteReactor<proto::WeightsChunk> {
   proto::WeightsChunk msg_;
 };
 
+// Refuses a stream (e.g. unauthenticated, or a version that is gone).
+class FailedWrite : public grpc::ServerWriteReactor<proto::WeightsChunk> {
+ public:
+  explicit FailedWrite(grpc::Status s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerUnaryReactor* LearnerService::LeasePrompts(grpc::CallbackServerContext* ctx,
                                                        const proto::LeaseRequest* req,
                                                        proto::LeaseResponse* resp) {
   auto* r = ctx->DefaultReactor();
-  auto out = state_->Lease(req->worker_id(), req->max_prompts());
+  auto who = auth_->Identify(*ctx);
+  if (!who.ok()) {
+    r->Finish(ToGrpcStatus(who.status()));
+    return r;
+  }
+  auto out = state_->Lease(*who, req->max_prompts());
   if (out.ok()) *resp = std::move(*out);
   r->Finish(ToGrpcStatus(out.status()));
   return r;
@@ -55,8 +67,13 @@ grpc::ServerUnaryReactor* LearnerService::ReturnLeases(grpc::CallbackServerConte
                                                        const proto::ReturnLeasesRequest* req,
                                                        proto::ReturnLeasesResponse* resp) {
   auto* r = ctx->DefaultReactor();
+  auto who = auth_->Identify(*ctx);
+  if (!who.ok()) {
+    r->Finish(ToGrpcStatus(who.status()));
+    return r;
+  }
   resp->set_returned(state_->ReturnLeases(
-      req->worker_id(), std::vector<uint64_t>(req->lease_ids().begin(), req->lease_ids().end())));
+      *who, std::vector<std::string>(req->lease_ids().begin(), req->lease_ids().end())));
   r->Finish(grpc::Status::OK);
   return r;
 }
@@ -65,23 +82,25 @@ grpc::ServerUnaryReactor* LearnerService::SubmitGroup(grpc::CallbackServerContex
                                                       const proto::SubmitGroupRequest* req,
                                                       proto::SubmitGroupResponse* resp) {
   auto* r = ctx->DefaultReactor();
-  auto out = state_->Submit(req->lease_id(), req->group());
+  auto who = auth_->Identify(*ctx);
+  if (!who.ok()) {
+    r->Finish(ToGrpcStatus(who.status()));
+    return r;
+  }
+  auto out = state_->Submit(*who, req->lease_id(), req->group());
   if (out.ok()) *resp = std::move(*out);
   r->Finish(ToGrpcStatus(out.status()));
   return r;
 }
 
 grpc::ServerWriteReactor<proto::WeightsChunk>* LearnerService::GetWeights(
-    grpc::CallbackServerContext*, const proto::GetWeightsRequest* req) {
+    grpc::CallbackServerContext* ctx, const proto::GetWeightsRequest* req) {
+  if (auto who = auth_->Identify(*ctx); !who.ok())
+    return new FailedWrite(ToGrpcStatus(who.status()));
   auto w = state_->Weights();
   if (req->version() != 0 && req->version() != w->version) {
     // Only the current version is kept; the client asks again for it.
-    class Fail : public grpc::ServerWriteReactor<proto::WeightsChunk> {
-     public:
-      explicit Fail(grpc::Status s) { Finish(s); }
-      void OnDone() override { delete this; }
-    };
-    return new Fail(grpc::Status(
+    return new FailedWrite(grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("version ", req->version(), " is gone; current is ", w->version)));
   }
@@ -92,17 +111,24 @@ grpc::ServerUnaryReactor* LearnerService::GetStatus(grpc::CallbackServerContext*
                                                     const proto::StatusRequest*,
                                                     proto::StatusResponse* resp) {
   auto* r = ctx->DefaultReactor();
+  if (auto who = auth_->Identify(*ctx); !who.ok()) {
+    r->Finish(ToGrpcStatus(who.status()));
+    return r;
+  }
   *resp = state_->Status();
   r->Finish(grpc::Status::OK);
   return r;
 }
 
 absl::StatusOr<std::unique_ptr<LearnerServer>> LearnerServer::Start(const std::string& address,
-                                                                    LearnerState* state) {
+                                                                    LearnerState* state,
+                                                                    rpc::ServerSecurity security) {
+  auto auth = rpc::ServerAuth::Create(std::move(security), address);
+  if (!auth.ok()) return auth.status();
   std::unique_ptr<LearnerServer> s(new LearnerServer());
-  s->service_ = std::make_unique<LearnerService>(state);
+  s->service_ = std::make_unique<LearnerService>(state, *auth);
   grpc::ServerBuilder b;
-  b.AddListeningPort(address, grpc::InsecureServerCredentials(), &s->port_);
+  b.AddListeningPort(address, (*auth)->Credentials(), &s->port_);
   b.RegisterService(s->service_.get());
   b.SetMaxSendMessageSize(64 << 20);
   b.SetMaxReceiveMessageSize(256 << 20);  // a group of long trajectories

@@ -22,7 +22,7 @@ absl::StatusOr<EvalReport> EvaluatePolicy(const model::Transformer& policy,
     std::vector<proto::Lease> leases;
     for (size_t i = start_i; i < std::min(tasks.size(), start_i + per_batch); ++i) {
       proto::Lease l;
-      l.set_lease_id(i + 1);
+      l.set_lease_id(std::to_string(i + 1));
       *l.mutable_prompt() = tasks[i].prompt;
       *l.mutable_env() = tasks[i].env;
       l.set_attempt(0);

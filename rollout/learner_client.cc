@@ -9,28 +9,30 @@
 namespace dsarl::rollout {
 
 LearnerClient::LearnerClient(std::shared_ptr<grpc::Channel> channel, std::string target,
-                             double timeout_s)
+                             double timeout_s, std::shared_ptr<grpc::CallCredentials> credentials)
     : stub_(proto::Learner::NewStub(std::move(channel))),
       target_(std::move(target)),
-      timeout_s_(timeout_s) {}
+      timeout_s_(timeout_s),
+      credentials_(std::move(credentials)) {}
 
-std::shared_ptr<grpc::Channel> LearnerClient::Connect(const std::string& target) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> LearnerClient::Connect(
+    const std::string& target, const rpc::ClientSecurity& security) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(256 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return rpc::MakeChannel(target, security, args);
 }
 
 std::unique_ptr<grpc::ClientContext> LearnerClient::Context(double scale) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(int64_t(timeout_s_ * scale * 1000)));
+  rpc::Attach(ctx.get(), credentials_);
   return ctx;
 }
 
-absl::StatusOr<proto::LeaseResponse> LearnerClient::Lease(const std::string& worker, int n) {
+absl::StatusOr<proto::LeaseResponse> LearnerClient::Lease(int n) {
   proto::LeaseRequest req;
-  req.set_worker_id(worker);
   req.set_max_prompts(n);
   proto::LeaseResponse resp;
   auto ctx = Context();
@@ -39,11 +41,9 @@ absl::StatusOr<proto::LeaseResponse> LearnerClient::Lease(const std::string& wor
   return resp;
 }
 
-absl::StatusOr<int> LearnerClient::ReturnLeases(const std::string& worker,
-                                                const std::vector<uint64_t>& ids) {
+absl::StatusOr<int> LearnerClient::ReturnLeases(const std::vector<std::string>& ids) {
   proto::ReturnLeasesRequest req;
-  req.set_worker_id(worker);
-  for (uint64_t id : ids) req.add_lease_ids(id);
+  for (const std::string& id : ids) req.add_lease_ids(id);
   proto::ReturnLeasesResponse resp;
   auto ctx = Context();
   grpc::Status s = stub_->ReturnLeases(ctx.get(), req, &resp);
@@ -51,7 +51,7 @@ absl::StatusOr<int> LearnerClient::ReturnLeases(const std::string& worker,
   return resp.returned();
 }
 
-absl::StatusOr<proto::SubmitGroupResponse> LearnerClient::Submit(uint64_t lease_id,
+absl::StatusOr<proto::SubmitGroupResponse> LearnerClient::Submit(const std::string& lease_id,
                                                                  const proto::Group& group) {
   proto::SubmitGroupRequest req;
   req.set_lease_id(lease_id);

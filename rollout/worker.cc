@@ -62,13 +62,13 @@ absl::Status Worker::EnsureWeights(int64_t version, const std::atomic<bool>& sto
 absl::Status Worker::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     auto lease = Retry<proto::LeaseResponse>(
-        [&] { return client_->Lease(options_.worker_id, options_.prompts_per_lease); }, stop);
+        [&] { return client_->Lease(options_.prompts_per_lease); }, stop);
     if (!lease.ok()) return stop.load() ? absl::OkStatus() : lease.status();
     if (lease->finished()) return absl::OkStatus();
     if (absl::Status s = EnsureWeights(lease->policy_version(), stop); !s.ok()) {
-      std::vector<uint64_t> ids;
+      std::vector<std::string> ids;
       for (const auto& l : lease->leases()) ids.push_back(l.lease_id());
-      (void)client_->ReturnLeases(options_.worker_id, ids);
+      (void)client_->ReturnLeases(ids);
       if (stop.load()) return absl::OkStatus();
       return s;
     }
@@ -81,13 +81,13 @@ absl::Status Worker::Run(const std::atomic<bool>& stop) {
     std::vector<proto::Group> groups = runner_->RunGroups(leases, *policy_, version_, stop);
     stats_.seconds_generating +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::set<uint64_t> done;
+    std::set<std::string> done;
     for (const proto::Group& g : groups) {
-      uint64_t lease_id = 0;
+      std::string lease_id;
       for (const auto& l : leases) {
         if (l.prompt().id() == g.prompt_id() && l.attempt() == g.attempt()) lease_id = l.lease_id();
       }
-      if (lease_id == 0) continue;
+      if (lease_id.empty()) continue;
       stats_.episodes += g.trajectories_size();
       for (const auto& t : g.trajectories()) {
         for (int m : t.loss_mask()) stats_.tokens += m;
@@ -133,12 +133,12 @@ absl::Status Worker::Run(const std::atomic<bool>& stop) {
         options_.worker_id, version_, groups.size(), n / std::max(dt, 1e-9),
         stats_.tokens / std::max(stats_.seconds_generating, 1e-9), n ? double(turns) / n : 0.0,
         tool_errors, infra);
-    std::vector<uint64_t> unfinished;
+    std::vector<std::string> unfinished;
     for (const auto& l : leases) {
       if (!done.count(l.lease_id())) unfinished.push_back(l.lease_id());
     }
     if (!unfinished.empty()) {
-      auto n = client_->ReturnLeases(options_.worker_id, unfinished);
+      auto n = client_->ReturnLeases(unfinished);
       if (n.ok()) stats_.leases_returned += *n;
     }
   }

@@ -37,7 +37,7 @@ struct Fixture {
       ids.push_back(p);
     }
     state = std::make_unique<LearnerState>(store.get(), 1,
-                                           std::make_unique<PromptScheduler>(ids, 1, 5000, 1),
+                                           std::make_unique<PromptScheduler>(ids, 1, 5000),
                                            max_staleness, [this] { return now; });
     server = std::move(LearnerServer::Start("127.0.0.1:0", state.get()).value());
     client = std::make_unique<rollout::LearnerClient>(server->InProcessChannel(), "in-process", 5);
@@ -65,7 +65,7 @@ proto::Group GroupFor(const proto::Lease& l, int64_t version, int G = 2) {
 
 TEST(LearnerService, LeaseSubmitDuplicateAndUnknown) {
   Fixture f("basic");
-  ASSERT_OK_AND_ASSIGN(auto leases, f.client->Lease("w1", 3));
+  ASSERT_OK_AND_ASSIGN(auto leases, f.client->Lease(3));
   ASSERT_EQ(leases.leases_size(), 3);
   EXPECT_EQ(leases.leases(0).env().category(), "arithmetic");
   EXPECT_FALSE(leases.leases(0).prompt().user().empty());
@@ -76,23 +76,28 @@ TEST(LearnerService, LeaseSubmitDuplicateAndUnknown) {
   ASSERT_OK_AND_ASSIGN(
       r, f.client->Submit(leases.leases(0).lease_id(), GroupFor(leases.leases(0), 0)));
   EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::DUPLICATE);
-  ASSERT_OK_AND_ASSIGN(r, f.client->Submit(999999, GroupFor(leases.leases(1), 0)));
+  ASSERT_OK_AND_ASSIGN(
+      r, f.client->Submit("0123456789abcdef0123456789abcdef", GroupFor(leases.leases(1), 0)));
   EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::UNKNOWN_LEASE);
   EXPECT_EQ(f.store->Counts().groups(), 1u);
   ASSERT_OK_AND_ASSIGN(auto st, f.client->Status());
   EXPECT_EQ(st.groups_pending(), 1);
   EXPECT_EQ(st.prompts_leased(), 2);
-  // A group that does not match its lease is refused.
+  // A group that does not match its lease is refused, and the lease stays for the right group.
   proto::Group wrong = GroupFor(leases.leases(1), 0);
   wrong.set_attempt(7);
-  EXPECT_FALSE(f.client->Submit(leases.leases(1).lease_id(), wrong).ok());
+  EXPECT_EQ(f.client->Submit(leases.leases(1).lease_id(), wrong).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(
+      r, f.client->Submit(leases.leases(1).lease_id(), GroupFor(leases.leases(1), 0)));
+  EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::ACCEPTED);
 }
 
 TEST(LearnerService, ExpiredLeasesAreReissuedAndLateResultsRefused) {
   Fixture f("expiry");
-  ASSERT_OK_AND_ASSIGN(auto first, f.client->Lease("dead-worker", 1));
+  ASSERT_OK_AND_ASSIGN(auto first, f.client->Lease(1));
   f.now += 6000;  // past the 5 s lease
-  ASSERT_OK_AND_ASSIGN(auto again, f.client->Lease("w2", 1));
+  ASSERT_OK_AND_ASSIGN(auto again, f.client->Lease(1));
   EXPECT_EQ(again.leases(0).prompt().id(), first.leases(0).prompt().id());
   EXPECT_EQ(again.leases(0).attempt(), first.leases(0).attempt() + 1);
   ASSERT_OK_AND_ASSIGN(auto late,
@@ -101,7 +106,7 @@ TEST(LearnerService, ExpiredLeasesAreReissuedAndLateResultsRefused) {
   ASSERT_OK_AND_ASSIGN(auto ok,
                        f.client->Submit(again.leases(0).lease_id(), GroupFor(again.leases(0), 0)));
   EXPECT_EQ(ok.outcome(), proto::SubmitGroupResponse::ACCEPTED);
-  ASSERT_OK_AND_ASSIGN(int back, f.client->ReturnLeases("w2", {again.leases(0).lease_id()}));
+  ASSERT_OK_AND_ASSIGN(int back, f.client->ReturnLeases({again.leases(0).lease_id()}));
   EXPECT_EQ(back, 0);  // already completed
 }
 
@@ -110,7 +115,7 @@ TEST(LearnerService, StaleGroupsAreRefusedAndRequeued) {
   auto w = std::make_shared<PublishedWeights>();
   w->version = 3;
   f.state->Publish(w);
-  ASSERT_OK_AND_ASSIGN(auto l, f.client->Lease("w", 2));
+  ASSERT_OK_AND_ASSIGN(auto l, f.client->Lease(2));
   EXPECT_EQ(l.policy_version(), 3);
   ASSERT_OK_AND_ASSIGN(auto r, f.client->Submit(l.leases(0).lease_id(), GroupFor(l.leases(0), 1)));
   EXPECT_EQ(r.outcome(), proto::SubmitGroupResponse::STALE);
@@ -140,14 +145,14 @@ TEST(LearnerService, WeightsArriveWholeAndChecked) {
 
 TEST(LearnerService, TrainingLoopTakesGroupsAndFinishes) {
   Fixture f("take");
-  ASSERT_OK_AND_ASSIGN(auto l, f.client->Lease("w", 2));
+  ASSERT_OK_AND_ASSIGN(auto l, f.client->Lease(2));
   for (const auto& lease : l.leases()) {
     ASSERT_OK(f.client->Submit(lease.lease_id(), GroupFor(lease, 0)).status());
   }
   auto groups = f.state->TakeGroups(2, 1000, [] { return false; });
   EXPECT_EQ(groups.size(), 2u);
   f.state->SetFinished();
-  ASSERT_OK_AND_ASSIGN(auto done, f.client->Lease("w", 2));
+  ASSERT_OK_AND_ASSIGN(auto done, f.client->Lease(2));
   EXPECT_TRUE(done.finished());
   EXPECT_EQ(done.leases_size(), 0);
 }

@@ -22,7 +22,7 @@ TEST(WeightsPublisher, PublishesEachVersionAsANewImage) {
   o.create_if_missing = true;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<store::Store> store, store::Store::Open(dir.path(), o));
   LearnerState state(store.get(), 1,
-                     std::make_unique<PromptScheduler>(std::vector<uint64_t>{1}, 1, 5000, 1), 1,
+                     std::make_unique<PromptScheduler>(std::vector<uint64_t>{1}, 1, 5000), 1,
                      [] { return int64_t(0); });
   const model::ModelDims dims = model::testing::TinyTestDims(false, model::AttentionMode::kSparse);
   model::Transformer policy(dims);

@@ -75,7 +75,7 @@ struct LearnerFixture {
       ids.push_back(p);
     }
     state = std::make_unique<learner::LearnerState>(
-        store.get(), 1, std::make_unique<learner::PromptScheduler>(ids, 1, 60000, 1), 1,
+        store.get(), 1, std::make_unique<learner::PromptScheduler>(ids, 1, 60000), 1,
         [] { return int64_t(0); });
     learner_model = std::make_unique<model::Transformer>(dims);
     learner_model->InitRandom(42);
@@ -142,7 +142,7 @@ TEST(Worker, StopReturnsUnfinishedLeases) {
 TEST(Worker, GivesUpWhenTheLearnerStaysAway) {
   const dsarl::testing::ClosedPort closed;  // held for the test: refuses connections
   ASSERT_GT(closed.port(), 0);
-  auto channel = LearnerClient::Connect(closed.address());
+  ASSERT_OK_AND_ASSIGN(auto channel, LearnerClient::Connect(closed.address()));
   LearnerClient client(channel, closed.address(), 0.2);
   model::Transformer policy(model::testing::TinyTestDims(false, model::AttentionMode::kSparse));
   FakeRunner runner;
