@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 
 namespace dsarl::learner {
 
@@ -105,6 +106,7 @@ absl::StatusOr<proto::SubmitGroupResponse> LearnerState::Submit(const std::strin
       return resp;
     }
   }
+  RETURN_IF_ERROR(Admit(lease, &group));
   group.set_run_id(run_id_);
   group.set_step(-1);
   group.set_created_unix_ms(clock_ms_());
@@ -127,6 +129,44 @@ absl::StatusOr<proto::SubmitGroupResponse> LearnerState::Submit(const std::strin
   return resp;
 }
 
+absl::Status LearnerState::Admit(const LeaseInfo& lease, proto::Group* group) {
+  IntakeLimits limits;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    limits = intake_;
+    limits.max_policy_version = weights_->version;
+  }
+  absl::Status check = CheckGroup(*group, limits);
+  if (check.ok()) return check;
+  const uint64_t prompt = group->prompt_id();
+  const uint32_t attempt = group->attempt();
+  const std::string worker = group->worker_id();
+  group->set_run_id(run_id_);
+  group->set_step(-1);
+  group->set_created_unix_ms(clock_ms_());
+  absl::Status kept =
+      store_->Quarantine(MakeQuarantineRecord(std::move(*group), std::string(check.message()),
+                                              kQuarantineIntake, clock_ms_()),
+                         /*remove_stored=*/false);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    scheduler_->Requeue(lease.prompt_id);  // an honest retry can still come
+    ++groups_rejected_;
+  }
+  DSARL_LOG_WARN("learner: refused group prompt={} attempt={} from worker '{}': {}", prompt,
+                 attempt, worker, std::string(check.message()));
+  if (!kept.ok()) {
+    DSARL_LOG_ERROR("learner: quarantining group prompt={} attempt={}: {}", prompt, attempt,
+                    kept.ToString());
+  }
+  return check;
+}
+
+void LearnerState::SetIntakeLimits(const IntakeLimits& limits) {
+  std::lock_guard<std::mutex> l(mu_);
+  intake_ = limits;
+}
+
 std::shared_ptr<const PublishedWeights> LearnerState::Weights() const {
   std::lock_guard<std::mutex> l(mu_);
   return weights_;
@@ -141,6 +181,7 @@ proto::StatusResponse LearnerState::Status() const {
   s.set_prompts_leased(scheduler_->leased());
   s.set_groups_pending(pending_.size());
   s.set_finished(finished_);
+  s.set_groups_rejected(groups_rejected_);
   return s;
 }
 

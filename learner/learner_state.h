@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "learner/intake.h"
 #include "learner/scheduler.h"
 #include "learner/weights.h"
 #include "proto/learner.pb.h"
@@ -41,13 +42,19 @@ class LearnerState {
   // Outcomes: ACCEPTED (stored durably, queued for training), DUPLICATE (already stored), STALE
   // (too old a policy; the prompt is re-queued), UNKNOWN_LEASE. Errors: PermissionDenied when
   // another worker holds the lease, InvalidArgument for a group that does not match its lease
-  // (in both cases the lease stays valid for its holder), or the store's error (nothing
-  // acknowledged). The stored group's worker_id is set to `worker`.
+  // (in both cases the lease stays valid for its holder), or that fails CheckGroup
+  // (learner/intake.h; the message names the field and index; the group is kept in the store's
+  // quarantine, counted in groups_rejected, and the prompt re-queued for an honest retry), or the
+  // store's error (nothing acknowledged). The stored group's worker_id is set to `worker`.
   absl::StatusOr<proto::SubmitGroupResponse> Submit(const std::string& worker,
                                                     const std::string& lease_id,
                                                     proto::Group group);
   std::shared_ptr<const PublishedWeights> Weights() const;
   proto::StatusResponse Status() const;
+
+  // The intake limits every submission is checked against (default: only the model-independent
+  // checks; see IntakeLimits). max_policy_version is ignored: Submit uses the current version.
+  void SetIntakeLimits(const IntakeLimits& limits);
 
   // ---- called by the training loop ----
   // Waits until `n` groups are queued (or `stop()` turns true / the deadline passes) and takes
@@ -68,6 +75,9 @@ class LearnerState {
 
  private:
   static int64_t MinPolicyVersion(const proto::Group& g);
+  // CheckGroup against the intake limits at the current version; on failure quarantines the group
+  // and re-queues its prompt. OK, InvalidArgument (the check's message), or the store's error.
+  absl::Status Admit(const LeaseInfo& lease, proto::Group* group);
   store::Store* store_;
   uint64_t run_id_;
   int max_staleness_;
@@ -81,6 +91,8 @@ class LearnerState {
   std::shared_ptr<const PublishedWeights> weights_;
   int64_t step_ = 0;
   bool finished_ = false;
+  IntakeLimits intake_;          // guarded by mu_
+  int64_t groups_rejected_ = 0;  // guarded by mu_
 };
 
 }  // namespace dsarl::learner
