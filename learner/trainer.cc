@@ -1,5 +1,6 @@
 #include "learner/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -64,6 +65,61 @@ absl::Status ValidateSample(const TrainSample& s, int vocab, int routed_per_toke
       return absl::InvalidArgumentError(
           absl::StrCat("sample: behaviour log-prob at ", t, " is not finite"));
     }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// What the model's forward refuses beyond ValidateSample: length, kept sets, forced experts.
+absl::Status CheckForModel(const TrainSample& s, const model::ModelDims& d) {
+  const int n = s.tokens.size();
+  if (n > d.max_pos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sample: ", n, " tokens, more than ", d.max_pos));
+  }
+  for (int t = 1; t < n && !s.kept.empty(); ++t) {
+    const std::vector<int>& k = s.kept[t];
+    if (!s.loss_mask[t] || k.empty()) continue;
+    for (int v : k) {
+      if (v < 0 || v >= d.vocab) {
+        return absl::InvalidArgumentError(absl::StrCat("sample: kept set at ", t, " has id ", v));
+      }
+    }
+    if (std::find(k.begin(), k.end(), s.tokens[t]) == k.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sample: kept set at ", t, " lacks its token ", s.tokens[t]));
+    }
+  }
+  const int K = d.experts_per_tok;
+  for (size_t i = 0; K > 0 && i + K <= s.routed_experts.size(); i += K) {
+    for (int a = 0; a < K; ++a) {
+      const int e = s.routed_experts[i + a];
+      if (e < 0 || e >= d.n_routed ||
+          std::count(s.routed_experts.begin() + i, s.routed_experts.begin() + i + a, e) > 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sample: recorded expert ", e, " repeated or out of range"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckTrainGroup(const TrainGroup& g, const model::ModelDims& d) {
+  if (g.samples.empty() || g.samples.size() != g.rewards.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(g.samples.size(), " samples and ", g.rewards.size(), " rewards"));
+  }
+  const int routed = d.n_moe_layers() * d.experts_per_tok;
+  for (size_t i = 0; i < g.samples.size(); ++i) {
+    absl::Status s = ValidateSample(g.samples[i], d.vocab, routed);
+    if (s.ok()) s = CheckForModel(g.samples[i], d);
+    if (s.ok() && !std::isfinite(g.rewards[i])) {
+      s = absl::InvalidArgumentError(absl::StrCat("reward ", g.rewards[i], " is not finite"));
+    }
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("sample ", i, ": ", s.message()));
   }
   return absl::OkStatus();
 }
@@ -174,6 +230,8 @@ struct Trainer::GrpoPass {
   std::vector<std::pair<int, int>> where;   // (group, sample) of each entry of `samples`
   std::vector<std::vector<float>> ref;      // reference log-probs of each (when beta > 0)
   GrpoAccumulator grpo;                     // advantages, loss terms and statistics
+  std::vector<std::string> drop;            // per group of the batch: why it is dropped, or ""
+  std::vector<int> acc_group;               // per group of the batch: its index in `grpo`
   model::ForwardOptions forward;
   double entropy_sum = 0;
   int64_t entropy_n = 0;
@@ -188,33 +246,61 @@ model::ForwardOptions Trainer::ScoringOptions() const {
   return o;
 }
 
+void Trainer::AdmitGroups(const std::vector<TrainGroup>& batch, GrpoPass* pass) const {
+  pass->drop.assign(batch.size(), "");
+  pass->acc_group.assign(batch.size(), -1);
+  for (size_t g = 0; g < batch.size(); ++g) {
+    absl::Status ok = CheckTrainGroup(batch[g], policy_->dims());
+    if (ok.ok()) {
+      for (double a : Advantages(batch[g].rewards, options_.grpo.std_norm)) {
+        if (!std::isfinite(a)) ok = absl::InvalidArgumentError("advantages are not finite");
+      }
+    }
+    if (!ok.ok()) {
+      pass->drop[g] = std::string(ok.message());
+      continue;
+    }
+    pass->acc_group[g] = pass->grpo.AddGroup(batch[g].rewards);
+    for (size_t i = 0; i < batch[g].samples.size(); ++i) {
+      pass->samples.push_back(&batch[g].samples[i]);
+      pass->where.push_back({int(g), int(i)});
+    }
+  }
+}
+
+void Trainer::DropNonFiniteReference(GrpoPass* pass) const {
+  for (size_t a = 0; a < pass->samples.size(); ++a) {
+    const TrainSample& x = *pass->samples[a];
+    const int g = pass->where[a].first;
+    for (size_t t = 0; t < x.tokens.size() && pass->drop[g].empty(); ++t) {
+      if (x.loss_mask[t] && !std::isfinite(pass->ref[a][t])) {
+        pass->drop[g] = absl::StrCat("sample ", pass->where[a].second, ": reference log-prob at ",
+                                     t, " is not finite");
+      }
+    }
+  }
+}
+
 absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batch) {
   const GrpoConfig& gc = options_.grpo;
   const int n_groups = batch.size();
   if (n_groups == 0) return absl::InvalidArgumentError("GRPO step with no groups");
   GrpoPass pass(gc);
-  for (int g = 0; g < n_groups; ++g) {
-    if (batch[g].samples.empty() || batch[g].samples.size() != batch[g].rewards.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("group ", g, ": ", batch[g].samples.size(),
-                                                     " samples and ", batch[g].rewards.size(),
-                                                     " rewards"));
-    }
-    pass.grpo.AddGroup(batch[g].rewards);
-    for (size_t i = 0; i < batch[g].samples.size(); ++i) {
-      pass.samples.push_back(&batch[g].samples[i]);
-      pass.where.push_back({g, int(i)});
-    }
-  }
+  AdmitGroups(batch, &pass);
   // Reference log-probs once per rollout batch.
-  if (gc.beta > 0) {
+  if (gc.beta > 0 && !pass.samples.empty()) {
     if (!reference_) return absl::FailedPreconditionError("kl_coef > 0 needs a reference model");
     ASSIGN_OR_RETURN(pass.ref, LogProbs(reference_.get(), pass.samples));
+    DropNonFiniteReference(&pass);
   }
   pass.forward = ScoringOptions();
   pass.forward.entropy = true;
   const int n_mb = std::max(1, std::min(options_.minibatches, n_groups));
   for (int mb = 0; mb < n_mb; ++mb) {
     RETURN_IF_ERROR(GrpoMinibatch(n_groups * mb / n_mb, n_groups * (mb + 1) / n_mb, &pass));
+  }
+  for (int g = 0; g < n_groups; ++g) {
+    if (!pass.drop[g].empty()) pass.report.dropped.push_back({g, pass.drop[g]});
   }
   // Batch statistics from the log-probs each group was trained with.
   // (A non-finite log-prob, already reported as a skipped step, leaves the statistics empty.)
@@ -224,29 +310,64 @@ absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batc
 }
 
 absl::Status Trainer::GrpoMinibatch(int g0, int g1, GrpoPass* pass) {
+  int live = 0;
+  for (int g = g0; g < g1; ++g) live += pass->drop[g].empty();
+  MinibatchReport rep;
+  double J = 0;
+  if (live > 0) {
+    // What one pass adds to the sums, to take back when the pass is done again.
+    const GrpoAccumulator grpo = pass->grpo;
+    const double entropy_sum = pass->entropy_sum;
+    const int64_t entropy_n = pass->entropy_n, tokens = pass->report.tokens;
+    const int micro_batches = pass->report.micro_batches;
+    std::vector<int> bad;
+    RETURN_IF_ERROR(GrpoMinibatchPass(g0, g1, pass, &J, &bad));
+    // Every group non-finite: the policy itself, not a group; the update is skipped below.
+    if (!bad.empty() && static_cast<int>(bad.size()) < live) {
+      for (int g : bad) pass->drop[g] = "loss terms under the current policy are not finite";
+      pass->grpo = grpo;
+      pass->entropy_sum = entropy_sum;
+      pass->entropy_n = entropy_n;
+      pass->report.tokens = tokens;
+      pass->report.micro_batches = micro_batches;
+      J = 0;
+      bad.clear();
+      RETURN_IF_ERROR(GrpoMinibatchPass(g0, g1, pass, &J, &bad));
+    }
+    ApplyUpdate(false, -J, &rep);
+  } else {
+    rep.lr = options_.lr.At(step_);
+    rep.skipped = true;  // nothing left to train on
+    ++step_;
+  }
+  pass->report.minibatches.push_back(rep);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::GrpoMinibatchPass(int g0, int g1, GrpoPass* pass, double* objective,
+                                        std::vector<int>* bad) {
   std::vector<const TrainSample*> samples;
   std::vector<int> index;  // into pass->samples
-  GrpoNorm norm{g1 - g0, 0};
+  GrpoNorm norm{0, 0};
+  for (int g = g0; g < g1; ++g) norm.groups += pass->drop[g].empty();
   for (size_t k = 0; k < pass->samples.size(); ++k) {
-    if (pass->where[k].first < g0 || pass->where[k].first >= g1) continue;
+    const int g = pass->where[k].first;
+    if (g < g0 || g >= g1 || !pass->drop[g].empty()) continue;
     samples.push_back(pass->samples[k]);
     index.push_back(k);
     for (int m : pass->samples[k]->loss_mask) norm.tokens += m != 0;
   }
   policy_->ZeroGrad();
-  double J = 0;
   for (const std::vector<int>& micro : Pack(samples)) {
-    RETURN_IF_ERROR(GrpoMicroBatch(samples, index, micro, norm, pass, &J));
+    RETURN_IF_ERROR(GrpoMicroBatch(samples, index, micro, norm, pass, objective, bad));
   }
-  MinibatchReport rep;
-  ApplyUpdate(false, -J, &rep);
-  pass->report.minibatches.push_back(rep);
   return absl::OkStatus();
 }
 
 absl::Status Trainer::GrpoMicroBatch(const std::vector<const TrainSample*>& samples,
                                      const std::vector<int>& index, const std::vector<int>& micro,
-                                     const GrpoNorm& norm, GrpoPass* pass, double* objective) {
+                                     const GrpoNorm& norm, GrpoPass* pass, double* objective,
+                                     std::vector<int>* bad) {
   const bool kl = options_.grpo.beta > 0;
   ASSIGN_OR_RETURN(model::PackedBatch b, Build(samples, micro));
   ASSIGN_OR_RETURN(model::ForwardResult r, policy_->Forward(b, pass->forward));
@@ -271,8 +392,14 @@ absl::Status Trainer::GrpoMicroBatch(const std::vector<const TrainSample*>& samp
       ++pass->entropy_n;
     }
     std::vector<float> dl;
-    *objective += pass->grpo.AddSequence(g, i, seq, norm, &dl).objective;
-    for (size_t t = 1; t < n; ++t) dlogp[start + t - 1] = dl[t];
+    const SequenceTerms terms = pass->grpo.AddSequence(pass->acc_group[g], i, seq, norm, &dl);
+    *objective += terms.objective;
+    bool finite = std::isfinite(terms.objective);
+    for (size_t t = 1; t < n; ++t) {
+      dlogp[start + t - 1] = dl[t];
+      finite &= std::isfinite(dl[t]);
+    }
+    if (!finite && std::find(bad->begin(), bad->end(), g) == bad->end()) bad->push_back(g);
   }
   return policy_->Backward(dlogp.data());
 }

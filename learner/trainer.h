@@ -2,12 +2,15 @@
 // micro-batches by token budget, computes reference log-probs with a frozen reference model, runs
 // the model's forward and backward under each trajectory's kept sets and recorded experts, and
 // normalizes over the whole (mini-)batch before splitting, so an update does not depend on how the
-// batch was split. Several mini-batch updates per rollout batch; non-finite steps are skipped.
+// batch was split. Several mini-batch updates per rollout batch; non-finite steps are skipped. A
+// group that is malformed, or brings a non-finite value of its own, is dropped from the step
+// (reported), and the step trains on the others.
 // The same trainer runs the LM (SFT) and DSA-stage losses.
 #ifndef DSARL_LEARNER_TRAINER_H_
 #define DSARL_LEARNER_TRAINER_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -52,8 +55,15 @@ struct MinibatchReport {
   bool skipped = false;  // loss or gradient not finite: no update
 };
 
+// A group of the rollout batch the step left out, and why.
+struct DroppedGroup {
+  int group = 0;  // index into the batch
+  std::string reason;
+};
+
 struct StepReport {
   std::vector<MinibatchReport> minibatches;
+  std::vector<DroppedGroup> dropped;          // in batch order
   GrpoStats grpo;                             // over the rollout batch, each group at the policy it
                                               // was trained with
   double entropy = 0;                         // mean over counted tokens
@@ -80,9 +90,14 @@ class Trainer {
           TrainerOptions options);
 
   // One rollout batch: reference log-probs, then `minibatches` optimizer steps over consecutive
-  // slices of the groups. InvalidArgument for malformed samples (lengths, mask, kept sets).
-  // Afterwards the policy's grads() hold the gradient of the last mini-batch as the optimizer
-  // applied it (after clipping); a skipped step leaves the non-finite gradient there.
+  // slices of the groups. A group is dropped (listed in `dropped`; the step goes on with the
+  // others) when it fails CheckTrainGroup, its advantages or reference log-probs are not finite,
+  // or its loss terms under the current policy are not finite while another group's in the same
+  // mini-batch are (when every group's are, the policy is at fault: the update is skipped, as for
+  // a non-finite gradient). A mini-batch left with no group takes no update (reported skipped).
+  // InvalidArgument only for an empty batch. Afterwards the policy's grads() hold the gradient of
+  // the last mini-batch as the optimizer applied it (after clipping); a skipped step leaves the
+  // non-finite gradient there.
   absl::StatusOr<StepReport> GrpoStep(const std::vector<TrainGroup>& batch);
 
   // One optimizer step of the LM loss (SFT) and/or the indexer loss (DSA stages).
@@ -111,13 +126,25 @@ class Trainer {
   model::ForwardOptions ScoringOptions() const;
 
   struct GrpoPass;  // one GrpoStep's flattened batch and running sums (trainer.cc)
-  // One optimizer step on groups [g0, g1) of the rollout batch, normalized over them.
+  // Groups of `batch` that cannot be trained (CheckTrainGroup, advantages), into pass->drop; the
+  // others into the accumulator and pass->samples.
+  void AdmitGroups(const std::vector<TrainGroup>& batch, GrpoPass* pass) const;
+  // Drops the groups with a non-finite reference log-prob on a counted token.
+  void DropNonFiniteReference(GrpoPass* pass) const;
+  // One optimizer step on the groups [g0, g1) of the rollout batch not dropped, normalized over
+  // them; a group whose terms are not finite is dropped and the mini-batch computed again.
   absl::Status GrpoMinibatch(int g0, int g1, GrpoPass* pass);
+  // The forward and backward of one mini-batch into grads(): its objective J in `objective`, and
+  // the groups whose terms are not finite in `bad`.
+  absl::Status GrpoMinibatchPass(int g0, int g1, GrpoPass* pass, double* objective,
+                                 std::vector<int>* bad);
   // Forward of samples[micro] (`index` maps `samples` into pass->samples), each sequence's GRPO
-  // terms added to `objective` (J), and the backward of d(loss)/d(logp).
+  // terms added to `objective` (J), and the backward of d(loss)/d(logp). Groups with a
+  // non-finite term are added to `bad` (once each).
   absl::Status GrpoMicroBatch(const std::vector<const TrainSample*>& samples,
                               const std::vector<int>& index, const std::vector<int>& micro,
-                              const GrpoNorm& norm, GrpoPass* pass, double* objective);
+                              const GrpoNorm& norm, GrpoPass* pass, double* objective,
+                              std::vector<int>* bad);
 
   model::Transformer* policy_;
   std::unique_ptr<model::Transformer> reference_;
@@ -129,6 +156,12 @@ class Trainer {
 
 // Checks one sample's internal consistency against the model's vocabulary.
 absl::Status ValidateSample(const TrainSample& s, int vocab, int routed_per_token);
+
+// OK when every sample of `g` can be forwarded by a model of `dims` and scored: ValidateSample,
+// at most max_pos tokens, kept sets of policy tokens with ids in the vocabulary that contain the
+// token, recorded experts distinct and in range, rewards (one per sample) finite. InvalidArgument
+// naming the sample otherwise.
+absl::Status CheckTrainGroup(const TrainGroup& g, const model::ModelDims& dims);
 
 }  // namespace dsarl::learner
 

@@ -1,11 +1,15 @@
 // The trainer: the gradient does not depend on how the batch is split into micro-batches;
-// non-finite steps are skipped; the LM and indexer-only steps train what they should.
+// non-finite steps are skipped; a group that is malformed or brings a non-finite value of its own
+// is dropped and the step trains on the others as if it had never been there; the LM and
+// indexer-only steps train what they should.
 #include "learner/trainer.h"
 
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/model/model_test_util.h"
 #include "tests/model/near_ties.h"
@@ -212,6 +216,7 @@ TEST(Trainer, SkipsAndReportsNonFiniteSteps) {
     ASSERT_EQ(before[i], policy.params()[i]);
   }
   EXPECT_EQ(trainer.step(), 1);
+  EXPECT_TRUE(r.dropped.empty()) << "a broken policy is no group's fault";
 }
 
 TEST(Trainer, MinibatchesTakeSeveralStepsAndRejectBadSamples) {
@@ -229,8 +234,84 @@ TEST(Trainer, MinibatchesTakeSeveralStepsAndRejectBadSamples) {
   EXPECT_EQ(trainer.step(), 2);
   // The second mini-batch saw a moved policy: its log-ratios are no longer the behaviour noise.
   EXPECT_EQ(r.grpo.sequences, 16);
+  // A malformed sample drops its group; the others train.
   batch[1].samples[2].loss_mask.pop_back();
-  EXPECT_FALSE(trainer.GrpoStep(batch).ok());
+  ASSERT_OK_AND_ASSIGN(r, trainer.GrpoStep(batch));
+  ASSERT_EQ(r.dropped.size(), 1u);
+  EXPECT_EQ(r.dropped[0].group, 1);
+  EXPECT_THAT(r.dropped[0].reason, ::testing::HasSubstr("sample 2"));
+  EXPECT_EQ(r.grpo.sequences, 12);
+  EXPECT_EQ(trainer.step(), 4);
+}
+
+// The parameters after one GrpoStep on `batch` from seed-1 weights, and its report.
+std::pair<std::vector<float>, StepReport> StepOn(const ModelDims& d,
+                                                 const std::vector<TrainGroup>& batch) {
+  Transformer policy(d);
+  policy.InitRandom(1);
+  TrainerOptions o;
+  o.grpo.beta = 0;
+  o.lr.peak = 1e-2;
+  Trainer trainer(&policy, nullptr, o);
+  absl::StatusOr<StepReport> r = trainer.GrpoStep(batch);
+  EXPECT_OK(r.status());
+  return {std::vector<float>(policy.params(), policy.params() + policy.table().total_floats()),
+          r.ok() ? *r : StepReport{}};
+}
+
+// Each poisoned group is dropped and the update is the one the other groups make alone.
+TEST(Trainer, APoisonedGroupIsDroppedAndTheStepTrainsOnTheOthers) {
+  ModelDims d = model::testing::TinyTestDims(false, AttentionMode::kSparse);
+  Transformer m(d);
+  m.InitRandom(1);
+  const std::vector<TrainGroup> clean = MakeBatch(m, 3, 4, 12, 5);
+  const std::vector<TrainGroup> rest = {clean[0], clean[2]};
+  const auto [expected, expected_report] = StepOn(d, rest);
+  ASSERT_FALSE(expected_report.minibatches[0].skipped);
+  struct Case {
+    const char* name;
+    std::function<void(TrainGroup*)> poison;
+    const char* reason;
+  };
+  const std::vector<Case> cases = {
+      {"NaN reward", [](TrainGroup* g) { g->rewards[1] = NAN; }, "reward nan"},
+      {"inf reward", [](TrainGroup* g) { g->rewards[0] = INFINITY; }, "reward inf"},
+      // Finite rewards whose advantages overflow.
+      {"huge rewards", [](TrainGroup* g) { g->rewards[0] = g->rewards[1] = 1.7e308; },
+       "advantages are not finite"},
+      {"kept set without its token",
+       [](TrainGroup* g) { g->samples[2].kept[7] = {(g->samples[2].tokens[7] + 1) % 40}; },
+       "lacks its token"},
+      // Passes every input check, but its importance ratio overflows in the loss.
+      // (With a negative advantage, so that the unclipped branch carries it.)
+      {"behaviour log-prob -1e30",
+       [](TrainGroup* g) {
+         g->rewards.assign(4, 1.0);
+         g->rewards[3] = 0;
+         g->samples[3].behaviour_logprobs[8] = -1e30f;
+       },
+       "not finite"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<TrainGroup> batch = clean;
+    c.poison(&batch[1]);
+    const auto [params, report] = StepOn(d, batch);
+    ASSERT_EQ(report.dropped.size(), 1u);
+    EXPECT_EQ(report.dropped[0].group, 1);
+    EXPECT_THAT(report.dropped[0].reason, ::testing::HasSubstr(c.reason));
+    ASSERT_EQ(report.minibatches.size(), 1u);
+    EXPECT_FALSE(report.minibatches[0].skipped);
+    EXPECT_TRUE(std::isfinite(report.minibatches[0].loss));
+    EXPECT_NEAR(report.minibatches[0].loss, expected_report.minibatches[0].loss, 1e-6);
+    EXPECT_EQ(report.grpo.sequences, 8);
+    ASSERT_EQ(params.size(), expected.size());
+    double worst = 0;
+    for (size_t i = 0; i < params.size(); ++i) {
+      worst = std::max(worst, double(std::abs(params[i] - expected[i])));
+    }
+    EXPECT_LT(worst, 1e-6) << "the update differs from the one without the poisoned group";
+  }
 }
 
 TEST(Trainer, LmStepLowersLossAndIndexerOnlyTouchesIndexers) {
