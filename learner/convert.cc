@@ -42,26 +42,33 @@ absl::StatusOr<TrainSample> ToTrainSample(const proto::Trajectory& t, const mode
   return s;
 }
 
+absl::StatusOr<std::optional<TrainGroup>> ToTrainGroup(const proto::Group& g,
+                                                       const model::ModelDims& d,
+                                                       ConvertStats* stats) {
+  TrainGroup tg;
+  for (const proto::Trajectory& t : g.trajectories()) {
+    if (!t.infra_error().empty() || t.finish_reason() == proto::FINISH_INFRA_ERROR) {
+      ++stats->infra_errors;
+      continue;
+    }
+    ASSIGN_OR_RETURN(TrainSample s, ToTrainSample(t, d));
+    tg.samples.push_back(std::move(s));
+    tg.rewards.push_back(t.reward());
+  }
+  if (tg.samples.size() < 2) {
+    ++stats->groups_dropped;
+    return std::nullopt;
+  }
+  return tg;
+}
+
 absl::StatusOr<std::vector<TrainGroup>> ToTrainGroups(const std::vector<proto::Group>& groups,
                                                       const model::ModelDims& d,
                                                       ConvertStats* stats) {
   std::vector<TrainGroup> out;
   for (const proto::Group& g : groups) {
-    TrainGroup tg;
-    for (const proto::Trajectory& t : g.trajectories()) {
-      if (!t.infra_error().empty() || t.finish_reason() == proto::FINISH_INFRA_ERROR) {
-        ++stats->infra_errors;
-        continue;
-      }
-      ASSIGN_OR_RETURN(TrainSample s, ToTrainSample(t, d));
-      tg.samples.push_back(std::move(s));
-      tg.rewards.push_back(t.reward());
-    }
-    if (tg.samples.size() < 2) {
-      ++stats->groups_dropped;
-      continue;
-    }
-    out.push_back(std::move(tg));
+    ASSIGN_OR_RETURN(std::optional<TrainGroup> tg, ToTrainGroup(g, d, stats));
+    if (tg.has_value()) out.push_back(std::move(*tg));
   }
   return out;
 }

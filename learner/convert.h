@@ -3,6 +3,8 @@
 #ifndef DSARL_LEARNER_CONVERT_H_
 #define DSARL_LEARNER_CONVERT_H_
 
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "learner/trainer.h"
 #include "model/dims.h"
@@ -18,6 +20,12 @@ struct ConvertStats {
 // One trajectory. InvalidArgument (naming prompt and sample) when its per-token arrays disagree
 // in length, or its routed experts do not match the model.
 absl::StatusOr<TrainSample> ToTrainSample(const proto::Trajectory& t, const model::ModelDims& dims);
+
+// The trainable form of one group: its trajectories without infrastructure errors, or nullopt
+// (counted in `stats`) when fewer than 2 remain. InvalidArgument from ToTrainSample.
+absl::StatusOr<std::optional<TrainGroup>> ToTrainGroup(const proto::Group& group,
+                                                       const model::ModelDims& dims,
+                                                       ConvertStats* stats);
 
 // Every usable group of `groups`; counts what was left out in `stats`.
 absl::StatusOr<std::vector<TrainGroup>> ToTrainGroups(const std::vector<proto::Group>& groups,

@@ -146,6 +146,7 @@ absl::Status LearnerJob::StartTraining(std::vector<uint64_t> prompts) {
   to.lr.total_steps = c.learner().total_steps() * mb;
   to.lr.warmup_steps = c.learner().warmup_steps() * mb;
   trainer_ = std::make_unique<Trainer>(policy_.get(), std::move(reference), to);
+  intake_ = IntakeLimitsFromConfig(c, policy_->dims());
   auto scheduler = std::make_unique<PromptScheduler>(
       prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000));
   // A worker asks for max_batch / group_size prompts per call; by default it may hold two calls'.
@@ -155,6 +156,7 @@ absl::Status LearnerJob::StartTraining(std::vector<uint64_t> prompts) {
   state_ = std::make_unique<LearnerState>(
       store_.get(), run_id_, std::move(scheduler), c.learner().max_staleness(), NowMs,
       c.learner().prompts_per_step() * (c.learner().max_staleness() + 1), per_worker);
+  state_->SetIntakeLimits(intake_);
   checkpointer_ = std::make_unique<Checkpointer>(c.output_dir(), store_.get(), run_id_);
   weights_ = std::make_unique<WeightsPublisher>(policy_.get(), state_.get());
   return absl::OkStatus();
@@ -200,14 +202,90 @@ absl::Status LearnerJob::QueueUntrainedGroups(int64_t checkpoint_step) {
                                          recovered.push_back(g);
                                        return true;
                                      }));
-  for (const proto::Group& g : recovered) {
+  std::vector<proto::Group> admitted;
+  for (proto::Group& g : recovered) {
+    if (absl::Status bad = CheckGroup(g, intake_); !bad.ok()) {
+      RETURN_IF_ERROR(QuarantineStored(g, std::string(bad.message()), kQuarantineResume));
+      continue;
+    }
     if (g.step() >= 0) RETURN_IF_ERROR(store_->SetGroupStep(g.prompt_id(), g.attempt(), -1));
+    admitted.push_back(std::move(g));
   }
+  recovered = std::move(admitted);
   if (!recovered.empty()) {
     DSARL_LOG_INFO("learner: {} stored groups not yet trained are queued", recovered.size());
   }
   state_->AdmitRecovered(std::move(recovered));
   return absl::OkStatus();
+}
+
+absl::Status LearnerJob::QuarantineStored(const proto::Group& g, const std::string& reason,
+                                          const char* source) {
+  DSARL_LOG_WARN("learner: group prompt={} attempt={} quarantined ({}): {}", g.prompt_id(),
+                 g.attempt(), source, reason);
+  ++step_dropped_;
+  const proto::QuarantinedGroup record = MakeQuarantineRecord(g, reason, source, NowMs());
+  absl::Status moved = store_->Quarantine(record, /*remove_stored=*/true);
+  // Every queued group is stored; should one not be, it is still kept, and still not trained.
+  if (absl::IsNotFound(moved)) return store_->Quarantine(record, /*remove_stored=*/false);
+  return moved;
+}
+
+absl::StatusOr<int> LearnerJob::DropInvalid(std::vector<proto::Group>* groups) {
+  std::vector<proto::Group> kept;
+  int dropped = 0;
+  for (proto::Group& g : *groups) {
+    if (absl::Status bad = CheckGroup(g, intake_); !bad.ok()) {
+      RETURN_IF_ERROR(QuarantineStored(g, std::string(bad.message()), kQuarantineTrainer));
+      ++dropped;
+    } else {
+      kept.push_back(std::move(g));
+    }
+  }
+  *groups = std::move(kept);
+  return dropped;
+}
+
+absl::StatusOr<std::vector<TrainGroup>> LearnerJob::Convert(std::vector<proto::Group>* groups,
+                                                            ConvertStats* stats,
+                                                            std::vector<size_t>* source) {
+  std::vector<TrainGroup> train;
+  std::vector<proto::Group> kept;
+  for (proto::Group& g : *groups) {
+    absl::StatusOr<std::optional<TrainGroup>> tg = ToTrainGroup(g, policy_->dims(), stats);
+    if (!tg.ok()) {
+      RETURN_IF_ERROR(QuarantineStored(g, std::string(tg.status().message()), kQuarantineTrainer));
+      continue;
+    }
+    if (tg->has_value()) {
+      train.push_back(std::move(**tg));
+      source->push_back(kept.size());
+    }
+    kept.push_back(std::move(g));
+  }
+  *groups = std::move(kept);
+  return train;
+}
+
+absl::StatusOr<StepReport> LearnerJob::TrainStep(std::vector<proto::Group>* groups,
+                                                 ConvertStats* stats) {
+  std::vector<size_t> source;
+  ASSIGN_OR_RETURN(std::vector<TrainGroup> train, Convert(groups, stats, &source));
+  if (train.empty()) return StepReport{};
+  ASSIGN_OR_RETURN(StepReport report, trainer_->GrpoStep(train));
+  if (report.dropped.empty()) return report;
+  std::vector<bool> drop(groups->size(), false);
+  for (const DroppedGroup& d : report.dropped) {
+    const proto::Group& g = (*groups)[source[d.group]];
+    RETURN_IF_ERROR(QuarantineStored(g, d.reason, kQuarantineTrainer));
+    drop[source[d.group]] = true;
+  }
+  std::vector<proto::Group> kept;
+  for (size_t i = 0; i < groups->size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move((*groups)[i]));
+  }
+  *groups = std::move(kept);
+  return report;
 }
 
 absl::Status LearnerJob::Checkpoint() {
@@ -245,6 +323,9 @@ void LearnerJob::Report(const StepReport& r, const std::vector<proto::Group>& gr
   m["lr"] = lr;
   m["steps_skipped"] = skipped;
   m["time/step_s"] = seconds;
+  // Groups refused at intake since this process started, and those quarantined by this step.
+  m["groups/rejected"] = double(state_->Status().groups_rejected());
+  m["groups/dropped"] = double(step_dropped_);
   m["throughput/train_tokens_per_s"] = r.tokens / std::max(seconds, 1e-9);
   // Pass rate: share of trajectories whose verifier component (or whole reward) reached 1.
   int pass = 0, n = 0;
@@ -314,25 +395,32 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
       continue;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    ConvertStats cs;
-    ASSIGN_OR_RETURN(std::vector<TrainGroup> train, ToTrainGroups(groups, policy_->dims(), &cs));
+    // Defence in depth: whatever path a group came by, a bad one is quarantined, and the step
+    // draws again for a full batch of good ones.
+    ASSIGN_OR_RETURN(int bad, DropInvalid(&groups));
+    ASSIGN_OR_RETURN(int bad_uniform, DropInvalid(&uniform));
+    if (bad + bad_uniform > 0) {
+      for (auto& g : uniform) groups.push_back(std::move(g));
+      state_->Requeue(std::move(groups));
+      continue;
+    }
     int64_t oldest = version_;
     for (const proto::Group& g : groups) {
       for (const auto& t : g.trajectories()) {
-        for (int i = 0; i < t.policy_versions_size(); ++i) {
+        const int n = std::min(t.policy_versions_size(), t.loss_mask_size());
+        for (int i = 0; i < n; ++i) {
           if (t.loss_mask(i)) oldest = std::min<int64_t>(oldest, t.policy_versions(i));
         }
       }
     }
-    StepReport report;
-    if (!train.empty()) {
-      auto r = trainer_->GrpoStep(train);
-      if (!r.ok()) {
-        state_->Requeue(std::move(groups));
-        return Annotate(r.status(), absl::StrCat("learner step ", step_ + 1));
-      }
-      report = std::move(*r);
+    ConvertStats cs;
+    auto trained = TrainStep(&groups, &cs);
+    if (!trained.ok()) {
+      for (auto& g : uniform) groups.push_back(std::move(g));
+      state_->Requeue(std::move(groups));
+      return Annotate(trained.status(), absl::StrCat("learner step ", step_ + 1));
     }
+    StepReport report = std::move(*trained);
     ++step_;
     ++version_;
     RETURN_IF_ERROR(weights_->Publish(version_));
@@ -345,6 +433,7 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Report(report, groups, uniform, secs, oldest);
+    step_dropped_ = 0;
     if (cs.infra_errors > 0) {
       DSARL_LOG_WARN("learner: step {}: {} trajectories with infrastructure errors left out", step_,
                      cs.infra_errors);

@@ -3,7 +3,9 @@
 // the new weights (version + 1), writes metrics (console progress, JSONL, TensorBoard) and, every
 // checkpoint_every steps, a checkpoint. Started again with the same config it resumes from its last
 // checkpoint and the store: groups received but not trained are trained, none twice. The
-// checkpoints are learner/checkpointer's, the published images learner/weights'.
+// checkpoints are learner/checkpointer's, the published images learner/weights'. Groups are
+// checked (learner/intake.h) when submitted, when recovered at resume and when drawn for a step; a
+// bad one goes to the store's quarantine and the job goes on without it.
 #ifndef DSARL_LEARNER_LEARNER_JOB_H_
 #define DSARL_LEARNER_LEARNER_JOB_H_
 
@@ -16,6 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "learner/checkpointer.h"
+#include "learner/convert.h"
+#include "learner/intake.h"
 #include "learner/learner_state.h"
 #include "learner/metrics.h"
 #include "learner/service.h"
@@ -70,8 +74,22 @@ class LearnerJob {
   // collides with a stored one.
   absl::Status ContinueAttempts(SchedulerState* sched) const;
   // Queues the groups received but not trained, and those trained after the checkpoint at
-  // `checkpoint_step` (their effect was lost with the process).
+  // `checkpoint_step` (their effect was lost with the process). Those that fail CheckGroup (a
+  // store written by an older dsarl) are moved to the quarantine instead.
   absl::Status QueueUntrainedGroups(int64_t checkpoint_step);
+  // Moves the stored group `g` to the quarantine with `reason` and counts it in this step's
+  // groups/dropped. The store's error, if any.
+  absl::Status QuarantineStored(const proto::Group& g, const std::string& reason,
+                                const char* source);
+  // Quarantines and removes the groups of `groups` that fail CheckGroup; returns how many.
+  absl::StatusOr<int> DropInvalid(std::vector<proto::Group>* groups);
+  // The trainable form of `groups`, and for each the index of its group in `source`. A group that
+  // fails conversion is quarantined and removed from `groups`.
+  absl::StatusOr<std::vector<TrainGroup>> Convert(std::vector<proto::Group>* groups,
+                                                  ConvertStats* stats, std::vector<size_t>* source);
+  // Trains one step on `groups` (drawn, checked); the groups the trainer drops are quarantined and
+  // removed from `groups`. Errors: the trainer's or the store's.
+  absl::StatusOr<StepReport> TrainStep(std::vector<proto::Group>* groups, ConvertStats* stats);
   absl::Status Checkpoint();
   // Takes the next step's groups: prompts_per_step of them, or with skip_uniform_groups that many
   // with unequal rewards in `groups` and the all-equal ones drawn meanwhile in `uniform`. False
@@ -95,6 +113,8 @@ class LearnerJob {
   std::unique_ptr<LearnerServer> server_;
   std::unique_ptr<MetricsWriter> metrics_;
   std::vector<std::map<std::string, double>> history_;
+  IntakeLimits intake_;   // the job's (max_policy_version unset)
+  int step_dropped_ = 0;  // groups quarantined by training during the current step
   int64_t step_ = 0;
   int64_t version_ = 0;
   bool resumed_ = false;

@@ -1,7 +1,8 @@
 // The learner job end to end in one process: a worker on loopback gRPC generates groups with the
 // rollout engine for a toy verifiable task (write lowercase letters); the job trains, publishes
 // versions, writes metrics and checkpoints, and a second job with the same config resumes with no
-// group lost or trained twice.
+// group lost or trained twice. Bad groups found in the store at resume, or slipped into the queue,
+// are quarantined and the job trains on.
 #include "learner/learner_job.h"
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/tokenizer.h"
 #include "rollout/engine.h"
@@ -119,6 +121,7 @@ proto::JobConfig Config(const std::string& dir, int steps) {
   l->set_checkpoint_every(2);
   l->set_max_staleness(4);
   c.mutable_cluster()->set_learner_listen("127.0.0.1:0");
+  c.mutable_rollout()->set_group_size(4);  // LetterRunner's
   return c;
 }
 
@@ -148,7 +151,8 @@ absl::Status RunWithWorker(LearnerJob* job, const model::ModelDims& dims,
   std::atomic<bool> stop{false};
   std::jthread worker([&] {
     auto channel = rollout::LearnerClient::Connect(absl::StrCat("127.0.0.1:", job->port()));
-    rollout::LearnerClient client(channel, "learner", 10);
+    ASSERT_OK(channel.status());
+    rollout::LearnerClient client(*channel, "learner", 10);
     model::Transformer policy(dims);
     LetterRunner runner;
     runner.uniform_even = uniform_even;
@@ -233,6 +237,87 @@ TEST(LearnerJob, DynamicSamplingTrainsOnlyGroupsWithSignal) {
     skipped += uniform[s];
   }
   EXPECT_GE(skipped, 3);
+}
+
+// A group no intake of this version would take: tokens outside the vocabulary and a NaN
+// behaviour log-prob (as an older dsarl could have stored), unconsumed, for `prompt`.
+proto::Group PoisonedGroup(uint64_t run_id, uint64_t prompt, uint32_t attempt) {
+  proto::Group g;
+  g.set_run_id(run_id);
+  g.set_step(-1);
+  g.set_prompt_id(prompt);
+  g.set_attempt(attempt);
+  for (int i = 0; i < 4; ++i) {
+    proto::Trajectory* t = g.add_trajectories();
+    t->set_prompt_id(prompt);
+    t->set_sample_index(i);
+    for (int k = 0; k < 6; ++k) {
+      t->add_token_ids(k < 3 ? 'a' : 100000);
+      t->add_loss_mask(k >= 3);
+      t->add_behaviour_logprobs(k == 4 ? NAN : -1.0f);
+      t->add_policy_versions(0);
+    }
+    t->set_reward(i);
+  }
+  return g;
+}
+
+std::vector<proto::QuarantinedGroup> Quarantined(const store::Store& s) {
+  std::vector<proto::QuarantinedGroup> out;
+  EXPECT_OK(s.ScanQuarantine([&](const proto::QuarantinedGroup& q) {
+    out.push_back(q);
+    return true;
+  }));
+  return out;
+}
+
+TEST(LearnerJob, ResumeQuarantinesBadStoredGroupsAndTrainsOn) {
+  const dsarl::testing::ScratchDir scratch("job-poisoned");
+  const std::string& dir = scratch.path();
+  SeedStore(dir);
+  proto::JobConfig c = Config(dir, 1);
+  ASSERT_OK_AND_ASSIGN(model::ModelDims dims, model::DimsFromConfig(c.model()));
+  uint64_t run_id = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto job, LearnerJob::Create(c, {}));
+    ASSERT_OK(RunWithWorker(job.get(), dims));
+    run_id = job->run_id();
+    // Stored as trainable by a learner that did not check: every resume used to fail on it.
+    ASSERT_OK_AND_ASSIGN(bool written, job->store()->AppendGroup(PoisonedGroup(run_id, 2, 900)));
+    ASSERT_TRUE(written);
+  }
+  c.mutable_learner()->set_total_steps(3);
+  ASSERT_OK_AND_ASSIGN(auto job, LearnerJob::Create(c, {}));
+  EXPECT_TRUE(job->resumed());
+  EXPECT_EQ(job->store()->GetGroup(2, 900).status().code(), absl::StatusCode::kNotFound);
+  std::vector<proto::QuarantinedGroup> q = Quarantined(*job->store());
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].source(), "resume");
+  EXPECT_THAT(q[0].reason(), ::testing::HasSubstr("trajectories[0].token_ids: token 100000"));
+  EXPECT_EQ(q[0].group().trajectories_size(), 4);
+  // One slips into the queue past intake: the step that draws it quarantines it and trains on
+  // a full batch of good groups.
+  ASSERT_OK_AND_ASSIGN(bool written, job->store()->AppendGroup(PoisonedGroup(run_id, 3, 901)));
+  ASSERT_TRUE(written);
+  job->state()->Requeue({job->store()->GetGroup(3, 901).value()});  // next to be drawn
+  ASSERT_OK(RunWithWorker(job.get(), dims));
+  EXPECT_EQ(job->step(), 3);
+  q = Quarantined(*job->store());
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[1].source(), "trainer");
+  EXPECT_THAT(q[1].reason(), ::testing::HasSubstr("token 100000"));
+  EXPECT_EQ(job->store()->Counts().quarantined(), 2u);
+  std::map<int64_t, int> per_step;
+  ASSERT_OK(job->store()->ScanGroups(store::GroupQuery{run_id}, [&](const proto::Group& g) {
+    EXPECT_LT(g.attempt(), 900u);
+    per_step[g.step()] += 1;
+    return true;
+  }));
+  for (int s = 1; s <= 3; ++s) EXPECT_EQ(per_step[s], 4) << "step " << s;
+  double dropped = 0;
+  for (const auto& m : job->history()) dropped += m.at("groups/dropped");
+  EXPECT_EQ(dropped, 2);  // the one found at resume and the one drawn
+  EXPECT_EQ(job->history().back().at("groups/rejected"), 0);
 }
 
 TEST(LearnerJob, RefusesAStoreWithoutPrompts) {
