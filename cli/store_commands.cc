@@ -50,6 +50,9 @@ absl::StatusOr<int> RunStats(const Args& args) {
       c.prompts(), c.groups(), c.trajectories(), c.trajectory_tokens());
   std::cout << absl::StrFormat("  runs          %d runs, %d step metrics, %d checkpoints\n",
                                c.runs(), c.step_metrics(), c.checkpoints());
+  std::cout << absl::StrFormat(
+      "  quarantine    %d groups refused by the learner (dsarl store dump %s --cf quarantine)\n",
+      c.quarantined(), dir);
   std::cout << absl::StrFormat("  %-13s %12s %6s %12s %12s\n", "column family", "~keys", "ssts",
                                "sst", "memtable");
   for (const store::CfStats& s : store->db().Stats()) {
@@ -131,16 +134,17 @@ absl::StatusOr<int> RunExport(const Args& args) {
 }  // namespace
 
 void RegisterStoreCommands(CommandTable* table) {
-  table->Add(
-      Command{.name = "store stats",
-              .summary = "schema, record counts and per-column-family sizes of a job's store",
-              .description =
-                  "Opens the store in DIR read-only (safe while a job writes it) and prints its\n"
-                  "schema version, record counts, disk use and RocksDB's per-column-family\n"
-                  "sizes. Errors name DIR: missing, corrupt, or of a newer schema.",
-              .positional = {"DIR"},
-              .min_positional = 1,
-              .run = RunStats});
+  table->Add(Command{
+      .name = "store stats",
+      .summary = "schema, record counts and per-column-family sizes of a job's store",
+      .description =
+          "Opens the store in DIR read-only (safe while a job writes it) and prints its\n"
+          "schema version, record counts, disk use and RocksDB's per-column-family\n"
+          "sizes, with the number of groups the learner refused (quarantined). Errors name\n"
+          "DIR: missing, corrupt, or of a newer schema.",
+      .positional = {"DIR"},
+      .min_positional = 1,
+      .run = RunStats});
   table->Add(Command{
       .name = "store dump",
       .summary = "print the records of one column family as readable text",
@@ -148,7 +152,9 @@ void RegisterStoreCommands(CommandTable* table) {
           "Prints the records of one column family of the store in DIR in key order: a\n"
           "'# <key>' line, then the value in protobuf text format. Long repeated fields (token\n"
           "ids, log-probs) show their first 8 values unless --full. Index entries are skipped\n"
-          "unless --index. Column families: envs, prompts, groups, trajectories, runs, meta.",
+          "unless --index. Column families: envs, prompts, groups, trajectories, runs, meta,\n"
+          "quarantine (groups the learner refused: each with its reason, the time, where it\n"
+          "was caught, and the group as received).",
       .positional = {"DIR"},
       .min_positional = 1,
       .flags = {FlagSpec{"cf", "column family to print", "prompts"},
