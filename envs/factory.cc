@@ -10,6 +10,10 @@ namespace dsarl::envs {
 absl::StatusOr<std::unique_ptr<EnvFactory>> EnvFactory::Create(const proto::EnvsConfig& config) {
   auto f = std::unique_ptr<EnvFactory>(new EnvFactory());
   f->call_timeout_ = absl::Seconds(config.call_timeout_s());
+  if (!config.remote_token_file().empty()) {
+    ASSIGN_OR_RETURN(f->security_.token, rpc::ReadTokenFile(config.remote_token_file()));
+  }
+  f->security_.tls_ca_file = config.remote_tls_ca();
   RegisterBuiltinCategories(&f->registry_);
   for (const std::string& path : config.plugin_paths()) {
     ASSIGN_OR_RETURN(auto lib, f->Plugin(path));
@@ -39,7 +43,7 @@ absl::StatusOr<std::shared_ptr<const RemoteServer>> EnvFactory::Server(const std
   auto it = servers_.find(address);
   if (it != servers_.end()) return it->second;
   ASSIGN_OR_RETURN(std::shared_ptr<const RemoteServer> server,
-                   RemoteServer::Connect(address, call_timeout_));
+                   RemoteServer::Connect(address, call_timeout_, security_));
   servers_[address] = server;
   return server;
 }

@@ -43,6 +43,7 @@ class EnvFactory {
 
   Registry registry_;
   absl::Duration call_timeout_ = absl::Seconds(10);
+  rpc::ClientSecurity security_;  // for remote servers: EnvsConfig.remote_token_file, remote_tls_ca
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const PluginLibrary>> plugins_;  // by path
   std::map<std::string, std::shared_ptr<const RemoteServer>> servers_;   // by address

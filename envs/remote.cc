@@ -29,7 +29,7 @@ class RemoteEpisodeState : public EpisodeState {
     if (closed) return;
     closed = true;
     grpc::ClientContext ctx;
-    SetDeadline(&ctx, std::min(timeout, absl::Seconds(2)));
+    server->Prepare(&ctx, std::min(timeout, absl::Seconds(2)));
     proto::CloseRequest req;
     req.set_episode_id(episode_id);
     proto::CloseResponse resp;
@@ -57,7 +57,7 @@ class RemoteEnvironment : public Environment {
   absl::StatusOr<Episode> Reset(uint64_t seed, int level) const override {
     RETURN_IF_ERROR(CheckLevel(spec_, level));
     grpc::ClientContext ctx;
-    SetDeadline(&ctx, timeout_);
+    server_->Prepare(&ctx, timeout_);
     proto::ResetRequest req;
     *req.mutable_spec() = spec_;
     req.set_seed(seed);
@@ -90,7 +90,7 @@ class RemoteEnvironment : public Environment {
                                   absl::Span<const ToolCall> calls) const override {
     ASSIGN_OR_RETURN(RemoteEpisodeState * s, Own(state, "Step"));
     grpc::ClientContext ctx;
-    SetDeadline(&ctx, timeout_);
+    server_->Prepare(&ctx, timeout_);
     proto::StepRequest req;
     req.set_episode_id(s->episode_id);
     for (const ToolCall& call : calls) *req.add_calls() = ToolCallToProto(call);
@@ -113,7 +113,7 @@ class RemoteEnvironment : public Environment {
                                  absl::string_view final_answer) const override {
     ASSIGN_OR_RETURN(RemoteEpisodeState * s, Own(const_cast<EpisodeState*>(&state), "Verify"));
     grpc::ClientContext ctx;
-    SetDeadline(&ctx, timeout_);
+    server_->Prepare(&ctx, timeout_);
     proto::VerifyRequest req;
     req.set_episode_id(s->episode_id);
     req.set_final_answer(std::string(final_answer));
@@ -154,14 +154,20 @@ class RemoteEnvironment : public Environment {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<RemoteServer>> RemoteServer::Connect(const std::string& address,
-                                                                    absl::Duration timeout) {
+void RemoteServer::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const {
+  SetDeadline(ctx, timeout);
+  rpc::Attach(ctx, credentials_);
+}
+
+absl::StatusOr<std::shared_ptr<RemoteServer>> RemoteServer::Connect(
+    const std::string& address, absl::Duration timeout, const rpc::ClientSecurity& security) {
   auto server = std::shared_ptr<RemoteServer>(new RemoteServer());
   server->address_ = address;
-  server->stub_ =
-      proto::Environment::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  ASSIGN_OR_RETURN(auto channel, rpc::MakeChannel(address, security));
+  server->stub_ = proto::Environment::NewStub(channel);
+  server->credentials_ = rpc::MakeCallCredentials(security);
   grpc::ClientContext ctx;
-  SetDeadline(&ctx, timeout);
+  server->Prepare(&ctx, timeout);
   ctx.set_wait_for_ready(true);  // the server may still be starting
   RETURN_IF_ERROR(
       FromGrpcStatus(server->stub_->Describe(&ctx, proto::DescribeRequest(), &server->description_),

@@ -5,6 +5,9 @@
 // misses a deadline or answers garbage (no user message, a result count that differs from the
 // call count, a score outside [0, 1]) fails that episode with a Status naming the server and the
 // method: an infrastructure error. Other episodes, and other environments, go on.
+//
+// With a token (EnvsConfig.remote_token_file) every call carries "authorization: Bearer TOKEN";
+// with EnvsConfig.remote_tls_ca the channel is TLS, verified against that CA (rpc_security.h).
 #ifndef DSARL_ENVS_REMOTE_H_
 #define DSARL_ENVS_REMOTE_H_
 
@@ -18,25 +21,30 @@
 #include "envs/registry.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/env.grpc.pb.h"
+#include "proto/rpc_security.h"
 
 namespace dsarl::envs {
 
 // A connection to one environment server (one channel, shared by all its environments).
 class RemoteServer {
  public:
-  // Connects to `address` ("host:port") and calls Describe. Errors: Describe's (Unavailable when
-  // nothing answers within `timeout`).
-  static absl::StatusOr<std::shared_ptr<RemoteServer>> Connect(const std::string& address,
-                                                               absl::Duration timeout);
+  // Connects to `address` ("host:port") with `security` and calls Describe. Errors: the channel's
+  // (rpc::MakeChannel), Describe's (Unavailable when nothing answers within `timeout`,
+  // Unauthenticated when the server wants another token).
+  static absl::StatusOr<std::shared_ptr<RemoteServer>> Connect(
+      const std::string& address, absl::Duration timeout, const rpc::ClientSecurity& security = {});
   const std::string& address() const { return address_; }
   const proto::DescribeResponse& description() const { return description_; }
   proto::Environment::Stub& stub() const { return *stub_; }
+  // Sets the deadline and the call credentials of a call to this server.
+  void Prepare(grpc::ClientContext* ctx, absl::Duration timeout) const;
 
  private:
   RemoteServer() = default;
   std::string address_;
   proto::DescribeResponse description_;
   std::unique_ptr<proto::Environment::Stub> stub_;
+  std::shared_ptr<grpc::CallCredentials> credentials_;
 };
 
 // The environment `spec` on `server`. No RPC is made until Reset.

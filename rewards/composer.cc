@@ -57,6 +57,12 @@ absl::StatusOr<std::unique_ptr<RewardFunction>> MakeFunction(
     }
     options.timeout = absl::Seconds(config.call_timeout_s());
     options.limit = limit;
+    options.security.tls_ca_file = config.remote_tls_ca();
+    if (!config.remote_token_file().empty()) {
+      absl::StatusOr<std::string> token = rpc::ReadTokenFile(config.remote_token_file());
+      if (!token.ok()) return Annotate(token.status(), Owner(name));
+      options.security.token = std::move(*token);
+    }
     absl::StatusOr<std::unique_ptr<RewardFunction>> fn = NewRemoteReward(std::move(options));
     if (!fn.ok()) return Annotate(fn.status(), Owner(name));
     return fn;

@@ -16,12 +16,10 @@ namespace {
 
 class RemoteReward : public RewardFunction {
  public:
-  explicit RemoteReward(RemoteOptions options) : options_(std::move(options)) {
-    for (const std::string& address : options_.addresses) {
-      stubs_.push_back(
-          proto::Reward::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
-    }
-  }
+  RemoteReward(RemoteOptions options, std::vector<std::unique_ptr<proto::Reward::Stub>> stubs)
+      : options_(std::move(options)),
+        stubs_(std::move(stubs)),
+        credentials_(rpc::MakeCallCredentials(options_.security)) {}
 
   absl::StatusOr<std::vector<Components>> ScoreGroup(
       const proto::Prompt& task, absl::Span<const Sample> samples) const override {
@@ -35,6 +33,7 @@ class RemoteReward : public RewardFunction {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() +
                            absl::ToChronoNanoseconds(options_.timeout));
+      rpc::Attach(&context, credentials_);
       status = stubs_[k]->Score(&context, request, &response);
       options_.limit->Release();
     }
@@ -49,6 +48,7 @@ class RemoteReward : public RewardFunction {
  private:
   RemoteOptions options_;
   std::vector<std::unique_ptr<proto::Reward::Stub>> stubs_;
+  std::shared_ptr<grpc::CallCredentials> credentials_;
   mutable std::atomic<size_t> next_{0};
 };
 
@@ -93,7 +93,14 @@ absl::StatusOr<std::unique_ptr<RewardFunction>> NewRemoteReward(RemoteOptions op
   if (options.limit == nullptr) {
     return absl::InvalidArgumentError("remote reward: no concurrency limit");
   }
-  return std::make_unique<RemoteReward>(std::move(options));
+  std::vector<std::unique_ptr<proto::Reward::Stub>> stubs;
+  for (const std::string& address : options.addresses) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        rpc::MakeChannel(address, options.security);
+    if (!channel.ok()) return channel.status();
+    stubs.push_back(proto::Reward::NewStub(*channel));
+  }
+  return std::make_unique<RemoteReward>(std::move(options), std::move(stubs));
 }
 
 proto::ScoreRequest MakeScoreRequest(const proto::Prompt& task, absl::Span<const Sample> samples) {

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/reward.pb.h"
+#include "proto/rpc_security.h"
 #include "rewards/reward.h"
 
 namespace dsarl::rewards {
@@ -58,10 +59,14 @@ struct RemoteOptions {
   absl::Duration timeout = absl::Seconds(30);  // deadline of one call (time waiting for a
                                                // concurrency slot does not count)
   std::shared_ptr<ConcurrencyLimit> limit;     // required; shared by all remote rewards of a worker
+  // Token sent as "authorization: Bearer TOKEN" on every call, and TLS (rpc_security.h); from
+  // RewardsConfig.remote_token_file and remote_tls_ca.
+  rpc::ClientSecurity security;
 };
 
 // Creates a client. Channels connect lazily, so an unreachable server is reported by the first
-// ScoreGroup, not here. InvalidArgument for no addresses, a non-positive timeout or a null limit.
+// ScoreGroup, not here. InvalidArgument for no addresses, a non-positive timeout or a null limit;
+// rpc::MakeChannel's errors for TLS files that cannot be read.
 //
 // Its ScoreGroup returns, per sample, the components the server sent. Errors: the gRPC status of
 // a failed call as the same code (DEADLINE_EXCEEDED for a timeout, UNAVAILABLE for a server that

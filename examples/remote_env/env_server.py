@@ -118,18 +118,42 @@ def build_handlers(grpc, env_pb2):
     })
 
 
+def token_interceptor(grpc, token_file):
+    """Refuses (UNAUTHENTICATED) every call whose "authorization" metadata is not "Bearer TOKEN",
+    TOKEN being the first line of `token_file` (what dsarl sends with *.remote_token_file)."""
+    import hmac
+    with open(token_file) as f:
+        expected = ("Bearer " + f.readline().strip()).encode()
+
+    def refuse(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
+
+    class TokenCheck(grpc.ServerInterceptor):
+        def intercept_service(self, continuation, details):
+            got = dict(details.invocation_metadata or ()).get("authorization", "")
+            if hmac.compare_digest(got.encode(), expected):
+                return continuation(details)
+            return grpc.unary_unary_rpc_method_handler(refuse)
+
+    return [TokenCheck()]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--proto-dir", required=True,
                         help="directory holding proto/env_pb2.py (BUILD/python)")
+    parser.add_argument("--token-file", default="",
+                        help="require this token on every call (envs.remote_token_file)")
     args = parser.parse_args()
     sys.path.insert(0, args.proto_dir)
     import grpc  # noqa: E402  (after the path is set, like the generated modules)
     from proto import env_pb2  # noqa: E402
 
-    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=8))
+    interceptors = token_interceptor(grpc, args.token_file) if args.token_file else []
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=8),
+                         interceptors=interceptors)
     server.add_generic_rpc_handlers((build_handlers(grpc, env_pb2),))
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:

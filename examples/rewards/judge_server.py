@@ -117,6 +117,26 @@ def make_handler(pb2, args):
     })
 
 
+def token_interceptor(grpc, token_file):
+    """Refuses (UNAUTHENTICATED) every call whose "authorization" metadata is not "Bearer TOKEN",
+    TOKEN being the first line of `token_file` (what dsarl sends with *.remote_token_file)."""
+    import hmac
+    with open(token_file) as f:
+        expected = ("Bearer " + f.readline().strip()).encode()
+
+    def refuse(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
+
+    class TokenCheck(grpc.ServerInterceptor):
+        def intercept_service(self, continuation, details):
+            got = dict(details.invocation_metadata or ()).get("authorization", "")
+            if hmac.compare_digest(got.encode(), expected):
+                return continuation(details)
+            return grpc.unary_unary_rpc_method_handler(refuse)
+
+    return [TokenCheck()]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -125,10 +145,14 @@ def main():
     parser.add_argument("--delay", type=float, default=0, help="seconds to wait per request")
     parser.add_argument("--fail", action="store_true", help="fail every request (INTERNAL)")
     parser.add_argument("--stubs", default="", help="directory with generated proto/*_pb2.py")
+    parser.add_argument("--token-file", default="",
+                        help="require this token on every call (rewards.remote_token_file)")
     args = parser.parse_args()
 
     pb2, generated = load_messages(args.stubs)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers))
+    interceptors = token_interceptor(grpc, args.token_file) if args.token_file else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers),
+                         interceptors=interceptors)
     server.add_generic_rpc_handlers((make_handler(pb2, args),))
     port = server.add_insecure_port("%s:%d" % (args.host, args.port))
     if port == 0:
