@@ -5,6 +5,7 @@
 #include "cli/command.h"
 #include "model/transformer.h"
 #include "proto/config.pb.h"
+#include "proto/rpc_security.h"
 #include "rollout/eval.h"
 
 namespace dsarl::cli {
@@ -19,6 +20,15 @@ void RegisterRunCommand(CommandTable* table);
 void RegisterStoreCommands(CommandTable* table);
 void RegisterRewardsCommands(CommandTable* table);
 void RegisterEnvsCommands(CommandTable* table);
+void RegisterTokenCommands(CommandTable* table);
+
+// The security flags of `dsarl learner` and `dsarl rollout` (cli/token_commands.cc) and what they
+// say. WorkerSecurity turns a job secret into this worker's token and, when `worker_id` is empty,
+// names the worker after its token (else worker-PID). Errors: unreadable token files.
+std::vector<FlagSpec> LearnerSecurityFlags();
+std::vector<FlagSpec> WorkerSecurityFlags();
+absl::StatusOr<rpc::ServerSecurity> LearnerSecurity(const Args& args);
+absl::StatusOr<rpc::ClientSecurity> WorkerSecurity(const Args& args, std::string* worker_id);
 
 // Threads for a rollout worker and for the learner when they share this machine
 // (rollout.threads / learner.threads; 0 splits the cores between the learner and the workers).

@@ -57,11 +57,12 @@ absl::StatusOr<int> Rollout(const Args& args) {
   ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
   ASSIGN_OR_RETURN(auto composer, MakeComposer(c));
   rollout::AgentOptions ao = rollout::AgentOptionsFromConfig(c);
-  ao.worker_id =
-      args.Get("worker-id").empty() ? absl::StrCat("worker-", getpid()) : args.Get("worker-id");
+  ao.worker_id = args.Get("worker-id");
+  ASSIGN_OR_RETURN(rpc::ClientSecurity security, WorkerSecurity(args, &ao.worker_id));
   rollout::AgentRunner runner(factory.get(), composer.get(), ao);
-  rollout::LearnerClient client(rollout::LearnerClient::Connect(args.Get("learner")),
-                                args.Get("learner"), c.cluster().rpc_timeout_s());
+  ASSIGN_OR_RETURN(auto channel, rollout::LearnerClient::Connect(args.Get("learner"), security));
+  rollout::LearnerClient client(channel, args.Get("learner"), c.cluster().rpc_timeout_s(),
+                                rpc::MakeCallCredentials(security));
   rollout::WorkerOptions wo;
   wo.worker_id = ao.worker_id;
   wo.prompts_per_lease = std::max(1, c.rollout().max_batch() / c.rollout().group_size());
@@ -154,19 +155,24 @@ absl::StatusOr<rollout::EvalReport> RunEval(const proto::JobConfig& c,
 }
 
 void RegisterJobCommands(CommandTable* table) {
-  table->Add(Command{
+  Command rollout{
       .name = "rollout",
       .summary = "run a rollout worker: lease prompts from a learner, generate groups, submit them",
       .description =
           "Rebuilds each leased task's environment, samples G episodes with the current\n"
           "policy (pulled from the learner when its version changes), scores them with\n"
           "the configured rewards and submits the group. Ctrl-C/SIGTERM returns the\n"
-          "unfinished leases and exits.",
+          "unfinished leases and exits. The learner knows the worker by its token (or\n"
+          "client certificate): --worker-id only names it in logs (default: the token's\n"
+          "name, else worker-PID). Given the job secret instead, it makes its own token.",
       .flags = {kConfig, kSet, FlagSpec{"learner", "learner address HOST:PORT", ""},
-                FlagSpec{"worker-id", "name in logs and leases (default worker-PID)", ""},
+                FlagSpec{"worker-id", "name in logs (default: the token's name, or worker-PID)",
+                         ""},
                 FlagSpec{"give-up-after",
                          "exit after this long without the learner [s] (0 = never)", "0"}},
-      .run = Rollout});
+      .run = Rollout};
+  for (FlagSpec& f : WorkerSecurityFlags()) rollout.flags.push_back(std::move(f));
+  table->Add(std::move(rollout));
   table->Add(Command{
       .name = "sft",
       .summary = "supervised warm start on the tasks' reference solutions (or --data JSONL)",

@@ -11,14 +11,18 @@
 namespace dsarl::cli {
 
 void RegisterLearnerCommand(CommandTable* table) {
-  table->Add(Command{
+  Command learner{
       .name = "learner",
       .summary = "run the learner: serve prompts and weights to rollout workers, train with GRPO",
       .description =
           "Opens OUTPUT_DIR/store (environments must be synthesized there), starts or resumes the\n"
           "run named by the config, listens for rollout workers (cluster.learner_listen, or\n"
           "--listen), and trains until learner.total_steps. Ctrl-C checkpoints and stops; running\n"
-          "the same command again resumes. The port is printed as 'learner listening on PORT'.",
+          "the same command again resumes. The port is printed as 'learner listening on PORT'.\n"
+          "With --token-file every call needs a worker token of that job secret; with\n"
+          "--tls-cert/--tls-key the service speaks TLS, with --tls-client-ca mutual TLS. Beyond\n"
+          "loopback it refuses to listen without TLS and a token (or client CA) unless\n"
+          "--insecure. See docs/training.md, 'Running a cluster job securely'.",
       .flags = {FlagSpec{"config", "job config", ""},
                 FlagSpec{"set", "override a config field: path.to.field=value", "", false, true},
                 FlagSpec{"listen", "address to listen on (host:port; port 0 picks one)", ""}},
@@ -30,12 +34,15 @@ void RegisterLearnerCommand(CommandTable* table) {
         model::SetCpuThreads(config.learner().threads());
         learner::LearnerJobOptions o;
         o.listen = args.Get("listen");
+        ASSIGN_OR_RETURN(o.security, LearnerSecurity(args));
         ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(config, o));
         std::cout << "learner listening on " << job->port() << std::endl;
         RETURN_IF_ERROR(job->Run(stop));
         std::cout << "learner finished at step " << job->step() << std::endl;
         return 0;
-      }});
+      }};
+  for (FlagSpec& f : LearnerSecurityFlags()) learner.flags.push_back(std::move(f));
+  table->Add(std::move(learner));
 }
 
 }  // namespace dsarl::cli

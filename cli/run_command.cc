@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,7 @@
 #include "model/backend.h"
 #include "model/checkpoint.h"
 #include "proto/config_loader.h"
+#include "proto/rpc_security.h"
 
 namespace dsarl::cli {
 namespace {
@@ -51,19 +53,39 @@ struct WorkerProc {
 };
 
 // How `dsarl run` starts a worker: the same config and overrides, the learner's port, a log file
-// per worker under the output directory.
+// per worker under the output directory, and its own token of the job's secret in its environment
+// (DSARL_TOKEN: not on its command line, where ps would show it to every user).
 struct WorkerLaunch {
   std::string config_path;
   std::vector<std::string> sets;
   int port = 0;
   std::string output_dir;
+  std::string job_secret;
 
   // Forks and execs worker `index`; returns its pid (-1 when fork fails).
   pid_t Spawn(int index) const;
 };
 
+// This process's environment without DSARL_TOKEN(_FILE), plus DSARL_TOKEN=`token`.
+std::vector<std::string> WorkerEnvironment(const std::string& token) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view v(*e);
+    if (v.rfind("DSARL_TOKEN=", 0) == 0 || v.rfind("DSARL_TOKEN_FILE=", 0) == 0) continue;
+    env.emplace_back(v);
+  }
+  env.push_back("DSARL_TOKEN=" + token);
+  return env;
+}
+
 pid_t WorkerLaunch::Spawn(int index) const {
   const std::string log_path = absl::StrCat(output_dir, "/worker-", index, ".log");
+  // Everything the child needs is made before fork: the parent has threads.
+  std::vector<std::string> env =
+      WorkerEnvironment(rpc::WorkerToken(job_secret, absl::StrCat("worker-", index)).value());
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   pid_t pid = fork();
   if (pid != 0) return pid;
   // Child: its own log file, then exec the worker.
@@ -84,7 +106,7 @@ pid_t WorkerLaunch::Spawn(int index) const {
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  execv(cargv[0], cargv.data());
+  execve(cargv[0], cargv.data(), cenv.data());
   _exit(127);
 }
 
@@ -241,8 +263,12 @@ absl::StatusOr<int> Run(const Args& args) {
   model::SetCpuThreads(LearnerThreads(c));
   learner::LearnerJobOptions lo;
   lo.listen = "127.0.0.1:0";
+  // A fresh secret per job: a worker of an earlier run (or anyone else on the machine) is refused.
+  lo.security.job_secret = rpc::NewJobSecret();
+  RETURN_IF_ERROR(rpc::WriteSecretFile(c.output_dir() + "/job.secret", lo.security.job_secret));
   ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(c, lo));
-  const WorkerLaunch launch{args.Get("config"), sets, job->port(), c.output_dir()};
+  const WorkerLaunch launch{args.Get("config"), sets, job->port(), c.output_dir(),
+                            lo.security.job_secret};
   std::vector<WorkerProc> workers(c.rollout().num_workers());
   RETURN_IF_ERROR(TrainWithWorkers(job.get(), launch, stop, &workers));
   const std::string report = ResourceReport(*job, workers, SecondsSince(t_start));
@@ -274,7 +300,9 @@ void RegisterRunCommand(CommandTable* table) {
           "warm\n"
           "start (once; OUTPUT_DIR/sft), evaluates held-out pass@1, starts the learner and\n"
           "rollout.num_workers worker processes on loopback (a dead worker is restarted),\n"
-          "trains, and evaluates again. Progress on stderr; metrics in OUTPUT_DIR/metrics.jsonl\n"
+          "trains, and evaluates again. Each job makes a fresh secret (OUTPUT_DIR/job.secret,\n"
+          "mode 0600) and gives each worker its own token of it: nothing else on the machine\n"
+          "can call the learner. Progress on stderr; metrics in OUTPUT_DIR/metrics.jsonl\n"
           "and OUTPUT_DIR/tensorboard. Ctrl-C stops cleanly; the same command resumes.",
       .flags = {FlagSpec{"config", "job config", ""},
                 FlagSpec{"set", "override a config field: path.to.field=value", "", false, true}},

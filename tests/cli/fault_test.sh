@@ -61,14 +61,21 @@ CFG="$(dirname "$0")/../../configs/quickstart.textproto"
   || "$DSARL" envs synthesize --out "$D/job/store" --categories arithmetic --envs-per-category 2 \
        --tasks-per-env 16 --max-level 0 >/dev/null || fail "synthesize"
 
+# The job's secret stays with the learner; each worker gets its own token of it, in a file.
+(umask 077; "$DSARL" token new >"$D/job.secret") || fail "token new"
+for w in 0 1; do
+  (umask 077; "$DSARL" token worker "w$w" --token-file "$D/job.secret" >"$D/w$w.token") \
+    || fail "token worker"
+done
 start_learner() {
-  "$DSARL" learner --config "$CFG" "${SETS[@]}" --listen "127.0.0.1:$PORT" >>"$D/learner.log" 2>&1 &
+  "$DSARL" learner --config "$CFG" "${SETS[@]}" --listen "127.0.0.1:$PORT" \
+    --token-file "$D/job.secret" >>"$D/learner.log" 2>&1 &
   LEARNER=$!
   PIDS+=("$LEARNER")
 }
 start_worker() {
-  "$DSARL" rollout --config "$CFG" "${SETS[@]}" --learner "127.0.0.1:$PORT" --worker-id "w$1" \
-    --give-up-after 20 >>"$D/worker$1.log" 2>&1 &
+  DSARL_TOKEN_FILE="$D/w$1.token" "$DSARL" rollout --config "$CFG" "${SETS[@]}" \
+    --learner "127.0.0.1:$PORT" --give-up-after 20 >>"$D/worker$1.log" 2>&1 &
   PIDS+=("$!")
   eval "W$1=$!"
 }
@@ -104,6 +111,11 @@ dup = [k for k, n in keys.items() if n > 1]
 per_step = collections.Counter(int(r.get("step", 0)) for r in rows)
 bad = {s: per_step[s] for s in range(1, steps + 1) if per_step[s] != 4}
 print(f"groups stored: {len(rows)}; trained per step: {dict(sorted(per_step.items()))}")
+# The learner names each group's worker by its token, not by anything the worker wrote.
+workers = set(r.get("worker_id", "") for r in rows)
+if not workers or not workers <= {"w0", "w1"}:
+    print("FAIL: groups from workers", workers, "not named by their tokens w0, w1")
+    sys.exit(1)
 if dup or bad:
     print("FAIL: duplicate groups", dup, "steps without exactly 4 groups", bad)
     sys.exit(1)
