@@ -21,26 +21,26 @@ PromptScheduler::PromptScheduler(std::vector<uint64_t> prompts, uint64_t seed,
                                  int64_t lease_timeout_ms)
     : prompts_(std::move(prompts)), seed_(seed), timeout_ms_(lease_timeout_ms) {}
 
-uint64_t PromptScheduler::PromptAt(uint64_t slot) const {
-  // Slot k is position k % N of epoch k / N's permutation. The permutation is a Fisher-Yates
-  // shuffle seeded by (seed, epoch), recomputed on demand (N is small enough).
-  const uint64_t n = prompts_.size(), epoch = slot / n, pos = slot % n;
-  std::vector<uint64_t> order(prompts_);
+const std::vector<uint64_t>& PromptScheduler::EpochOrder(uint64_t epoch) {
+  // Epoch e visits the prompts in a Fisher-Yates shuffle seeded by (seed, e). It is computed once
+  // per epoch and kept: O(N) per epoch, where computing it per lease call cost O(N^2) (seconds
+  // per call for a store of 87,000 prompts).
+  if (epoch == order_epoch_ && !order_.empty()) return order_;
+  const uint64_t n = prompts_.size();
+  order_ = prompts_;
   uint64_t s = Mix(seed_ ^ Mix(epoch));
   for (uint64_t i = n - 1; i > 0; --i) {
     s = Mix(s);
-    std::swap(order[i], order[s % (i + 1)]);
+    std::swap(order_[i], order_[s % (i + 1)]);
   }
-  return order[pos];
+  order_epoch_ = epoch;
+  return order_;
 }
 
 std::vector<LeaseInfo> PromptScheduler::Lease(const std::string& worker, int n, int64_t now_ms) {
   ExpireLeases(now_ms);
   std::vector<LeaseInfo> out;
   if (prompts_.empty()) return out;
-  // Draw new slots a whole epoch's permutation at a time would be cheaper; slots are few per call.
-  std::vector<uint64_t> epoch_order;
-  uint64_t epoch_of_order = UINT64_MAX;
   while (static_cast<int>(out.size()) < n) {
     uint64_t prompt;
     if (!retry_.empty()) {
@@ -48,15 +48,7 @@ std::vector<LeaseInfo> PromptScheduler::Lease(const std::string& worker, int n, 
       retry_.pop_front();
     } else {
       const uint64_t slot = state_.cursor++;
-      const uint64_t epoch = slot / prompts_.size();
-      if (epoch != epoch_of_order) {
-        epoch_order.clear();
-        for (uint64_t k = 0; k < prompts_.size(); ++k) {
-          epoch_order.push_back(PromptAt(epoch * prompts_.size() + k));
-        }
-        epoch_of_order = epoch;
-      }
-      prompt = epoch_order[slot % prompts_.size()];
+      prompt = EpochOrder(slot / prompts_.size())[slot % prompts_.size()];
     }
     LeaseInfo l;
     l.lease_id = rpc::RandomHex(16);

@@ -61,9 +61,12 @@ class PromptScheduler {
   void Restore(const SchedulerState& state);
 
  private:
-  uint64_t PromptAt(uint64_t slot) const;
+  // The order in which epoch `epoch` visits the prompts (cached for the current epoch).
+  const std::vector<uint64_t>& EpochOrder(uint64_t epoch);
   std::vector<uint64_t> prompts_;
   uint64_t seed_;
+  std::vector<uint64_t> order_;  // EpochOrder(order_epoch_)
+  uint64_t order_epoch_ = 0;
   int64_t timeout_ms_;
   SchedulerState state_;
   std::deque<uint64_t> retry_;               // prompts waiting for a new attempt

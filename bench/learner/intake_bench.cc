@@ -1,7 +1,8 @@
 // The cost of the trust boundary, side by side in one run: groups/s a learner accepts over loopback
 // (lease one prompt, submit its group of G=16 trajectories of 256 tokens, stored in RocksDB),
 // with and without intake validation, and plain, with a job token, with TLS + token, and with
-// mutual TLS + token. BM_CheckGroup times the intake check alone on the same group.
+// mutual TLS + token; with the store's default synced writes (fsync per group, what a job does
+// unless store.sync_writes is off) and without. BM_CheckGroup times the intake check alone.
 #include <stdlib.h>
 
 #include <cstdlib>
@@ -68,15 +69,22 @@ struct Setup {
   std::unique_ptr<LearnerServer> server;
   std::unique_ptr<rollout::LearnerClient> client;
 
-  absl::Status Start(int mode, bool validate) {
+  absl::Status Start(int mode, bool validate, bool sync) {
     store::OpenOptions o;
     o.create_if_missing = true;
+    o.config.set_sync_writes(sync);
     ASSIGN_OR_RETURN(store, store::Store::Open(dir + "/store", o));
     proto::EnvSpec env;
     env.set_id(1);
     RETURN_IF_ERROR(store->PutEnv(env));
     std::vector<uint64_t> ids;
-    for (uint64_t p = 1; p <= kPrompts; ++p) ids.push_back(p);
+    for (uint64_t p = 1; p <= kPrompts; ++p) {
+      proto::Prompt prompt;
+      prompt.set_id(p);
+      prompt.set_env_id(1);
+      RETURN_IF_ERROR(store->PutPrompt(prompt));
+      ids.push_back(p);
+    }
     state = std::make_unique<LearnerState>(store.get(), 1,
                                            std::make_unique<PromptScheduler>(ids, 1, 600000), 1000,
                                            [] { return int64_t(1000); });
@@ -129,8 +137,9 @@ const char* ModeName(int mode) {
 void BM_SubmitGroup(benchmark::State& bench) {
   const int mode = static_cast<int>(bench.range(0));
   const bool validate = bench.range(1) != 0;
+  const bool sync = bench.range(2) != 0;
   Setup s;
-  if (absl::Status st = s.Start(mode, validate); !st.ok()) {
+  if (absl::Status st = s.Start(mode, validate, sync); !st.ok()) {
     bench.SkipWithError(std::string(st.message()).c_str());
     return;
   }
@@ -138,7 +147,8 @@ void BM_SubmitGroup(benchmark::State& bench) {
   for (auto _ : bench) {
     auto leased = s.client->Lease(1);
     if (!leased.ok() || leased->leases_size() != 1) {
-      bench.SkipWithError("no lease");
+      bench.SkipWithError(leased.ok() ? "no lease"
+                                      : std::string(leased.status().message()).c_str());
       return;
     }
     const proto::Lease& l = leased->leases(0);
@@ -159,12 +169,77 @@ void BM_SubmitGroup(benchmark::State& bench) {
     }
   }
   bench.counters["groups/s"] = benchmark::Counter(groups, benchmark::Counter::kIsRate);
-  bench.SetLabel(std::string(ModeName(mode)) + (validate ? ", intake checks" : ", no checks"));
+  bench.SetLabel(std::string(ModeName(mode)) + (validate ? ", intake checks" : ", no checks") +
+                 (sync ? ", synced writes" : ", unsynced writes"));
 }
 BENCHMARK(BM_SubmitGroup)
-    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}})
-    ->ArgNames({"security", "validate"})
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1}, {0, 1}})
+    ->ArgNames({"security", "validate", "sync"})
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same intake without gRPC: LearnerState::Lease and Submit called directly.
+void BM_SubmitDirect(benchmark::State& bench) {
+  const bool validate = bench.range(0) != 0;
+  Setup s;
+  if (absl::Status st = s.Start(0, validate, false); !st.ok()) {
+    bench.SkipWithError(std::string(st.message()).c_str());
+    return;
+  }
+  int64_t groups = 0;
+  for (auto _ : bench) {
+    auto leased = s.state->Lease("w1", 1);
+    if (!leased.ok() || leased->leases_size() != 1) {
+      bench.SkipWithError("no lease");
+      return;
+    }
+    const proto::Lease& l = leased->leases(0);
+    bench.PauseTiming();
+    proto::Group g = GroupFor(l.prompt().id(), l.attempt());
+    bench.ResumeTiming();
+    auto r = s.state->Submit("w1", l.lease_id(), std::move(g));
+    if (!r.ok() || r->outcome() != proto::SubmitGroupResponse::ACCEPTED) {
+      bench.SkipWithError("not accepted");
+      return;
+    }
+    if (++groups % 64 == 0) {
+      bench.PauseTiming();
+      s.state->TakeGroups(64, 0, [] { return true; });
+      bench.ResumeTiming();
+    }
+  }
+  bench.counters["groups/s"] = benchmark::Counter(groups, benchmark::Counter::kIsRate);
+  bench.SetLabel(validate ? "in process, intake checks" : "in process, no checks");
+}
+BENCHMARK(BM_SubmitDirect)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("validate")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// One small RPC (GetStatus): the per-call cost of the token check and of TLS.
+void BM_StatusRpc(benchmark::State& bench) {
+  const int mode = static_cast<int>(bench.range(0));
+  Setup s;
+  if (absl::Status st = s.Start(mode, false, false); !st.ok()) {
+    bench.SkipWithError(std::string(st.message()).c_str());
+    return;
+  }
+  for (auto _ : bench) {
+    auto r = s.client->Status();
+    if (!r.ok()) {
+      bench.SkipWithError(std::string(r.status().message()).c_str());
+      return;
+    }
+  }
+  bench.counters["calls/s"] = benchmark::Counter(bench.iterations(), benchmark::Counter::kIsRate);
+  bench.SetLabel(ModeName(mode));
+}
+BENCHMARK(BM_StatusRpc)
+    ->DenseRange(0, 3)
+    ->ArgName("security")
+    ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
 void BM_CheckGroup(benchmark::State& bench) {
