@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <vector>
 
 #include "envs/episode.h"
 #include "envs/factory.h"
@@ -19,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/base/closed_port.h"
+#include "tests/base/temp_dir.h"
 #include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
@@ -34,7 +37,7 @@ class Server {
  public:
   // Starts it on `port` and waits (up to a minute) for its "listening on HOST:PORT" line; empty
   // address on failure.
-  explicit Server(int port) {
+  explicit Server(int port, const std::string& token_file = "") {
     int out[2];
     if (pipe(out) != 0) return;
     posix_spawn_file_actions_t actions;
@@ -44,9 +47,15 @@ class Server {
     const std::string script = std::string(DSARL_SOURCE_DIR) + "/examples/remote_env/env_server.py";
     const std::string protos = std::string(DSARL_BINARY_DIR) + "/python";
     const std::string port_arg = std::to_string(port);
-    const char* argv[] = {"python3",     script.c_str(), "--port", port_arg.c_str(),
-                          "--proto-dir", protos.c_str(), nullptr};
-    if (posix_spawnp(&pid_, "python3", &actions, nullptr, const_cast<char**>(argv), environ) != 0) {
+    std::vector<const char*> argv = {"python3",        script.c_str(), "--port",
+                                     port_arg.c_str(), "--proto-dir",  protos.c_str()};
+    if (!token_file.empty()) {
+      argv.push_back("--token-file");
+      argv.push_back(token_file.c_str());
+    }
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, "python3", &actions, nullptr, const_cast<char**>(argv.data()),
+                     environ) != 0) {
       pid_ = -1;
     }
     posix_spawn_file_actions_destroy(&actions);
@@ -129,6 +138,42 @@ class RemoteTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::unique_ptr<EnvFactory> factory_;
 };
+
+// A server that wants a token (its --token-file) refuses a client without it, or with another,
+// as UNAUTHENTICATED; with EnvsConfig.remote_token_file naming the same token, episodes run.
+TEST(RemoteTokenTest, AServerWithATokenServesOnlyClientsThatSendIt) {
+  DSARL_REQUIRE(system("python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1") == 0,
+                "python3 with grpcio and protobuf (scripts/setup.sh installs them)");
+  const dsarl::testing::ScratchDir dir("remote-token");
+  const std::string token = dir.path() + "/env.token", wrong = dir.path() + "/wrong.token";
+  std::ofstream(token) << "s3cret-env-token\n";
+  std::ofstream(wrong) << "another-token\n";
+  const dsarl::testing::ClosedPort port{/*let_servers_listen=*/true};
+  Server server(port.port(), token);
+  ASSERT_EQ(server.address(), port.address()) << "the example server did not start";
+  proto::EnvsConfig config;
+  config.add_remote_addresses(server.address());
+  config.set_call_timeout_s(5.0);
+  auto without = EnvFactory::Create(config);
+  ASSERT_FALSE(without.ok());
+  EXPECT_EQ(without.status().code(), absl::StatusCode::kUnauthenticated) << without.status();
+  config.set_remote_token_file(wrong);
+  auto other = EnvFactory::Create(config);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kUnauthenticated) << other.status();
+  config.set_remote_token_file(token);
+  ASSERT_OK_AND_ASSIGN(auto factory, EnvFactory::Create(config));
+  proto::EnvSpec spec;
+  spec.set_id(1);
+  spec.set_category("shelf_count");
+  spec.set_seed(1);
+  spec.set_difficulty(2);
+  spec.set_backend("remote:" + server.address());
+  ASSERT_OK_AND_ASSIGN(auto env, factory->Make(spec));
+  EpisodeRecord good = RunEpisode(*env, 4, 1, ReferencePolicy());
+  ASSERT_TRUE(good.ok()) << good.infra_error;
+  EXPECT_EQ(good.verdict.score, 1.0);
+}
 
 TEST_F(RemoteTest, WorksLikeABuiltinCategory) {
   const Category* c = factory_->registry().Find("shelf_count");
