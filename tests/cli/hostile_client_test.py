@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Hostile clients against a real learner process (dsarl learner on loopback, with a job token).
 
+First `dsarl run` on loopback: its learner refuses every RPC without the job's token by default.
+
 An honest rollout worker trains the job while clients written here with grpcio attack it:
   - no token and a forged token, on every RPC: UNAUTHENTICATED;
   - a second identity submitting and returning the first one's lease: PERMISSION_DENIED / 0
@@ -371,7 +373,50 @@ def attack_poison(mallory):
     return rejected
 
 
+def attack_dsarl_run():
+    """`dsarl run` on loopback: its learner wants the job's token on every RPC, by default."""
+    log_path = os.path.join(WORK, "run.log")
+    log = open(log_path, "a")
+    p = subprocess.Popen([DSARL, "run", "--config", CFG, *SETS, "--set", f"output_dir={WORK}/run",
+                          "--set", "learner.total_steps=1000"], stdout=log, stderr=log)
+    PROCS.append(p)
+    port = []
+
+    def listening():
+        text = open(log_path, errors="replace").read()
+        marker = "listening on port "
+        if marker in text:
+            port.append(int(text.split(marker)[1].split()[0]))
+        return bool(port) or p.poll() is not None
+
+    wait_for(180, "dsarl run's learner did not listen", listening)
+    if not port:
+        fail("dsarl run exited: " + open(log_path, errors="replace").read()[-2000:])
+    global ADDRESS
+    saved, ADDRESS = ADDRESS, f"127.0.0.1:{port[0]}"
+    secret = f"{WORK}/run/job.secret"
+    if not os.path.exists(secret) or os.stat(secret).st_mode & 0o077:
+        fail(f"dsarl run left no private job secret at {secret}")
+    for who, token in (("no token", None), ("another job's token", FORGED)):
+        c = Client(token)
+        for name, fn in (("LeasePrompts", lambda: c.lease(1)),
+                         ("ReturnLeases", lambda: c.give_back(["0" * 32])),
+                         ("SubmitGroup", lambda: c.submit("0" * 32, data_pb2.Group())),
+                         ("GetWeights", c.weights), ("GetStatus", c.status)):
+            expect(fn, grpc.StatusCode.UNAUTHENTICATED, f"dsarl run's {name} with {who}")
+    own = dsarl("token", "worker", "probe", "--token-file", secret).strip()
+    Client(own).status()  # its own token works
+    ADDRESS = saved
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    print("ok: dsarl run's learner refuses every RPC without its job's token (2 kinds x 5 RPCs)")
+
+
 def main():
+    attack_dsarl_run()
     learner = start_learner()
     wait_for(120, "the learner did not listen", lambda: log_has(f"learner listening on {PORT}"))
     mallory, eve = Client(TOKENS["mallory"]), Client(TOKENS["eve"])
