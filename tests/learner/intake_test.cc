@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "learner/learner_state.h"
 #include "tests/base/temp_dir.h"
+#include "tests/learner/prompt_store.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::learner {
@@ -204,20 +205,8 @@ struct Intake {
   std::unique_ptr<LearnerState> state;
 
   explicit Intake(const std::string& name) : dir("intake-" + name) {
-    store::OpenOptions o;
-    o.create_if_missing = true;
-    store = std::move(store::Store::Open(dir.path(), o).value());
-    proto::EnvSpec env;
-    env.set_id(1);
-    EXPECT_OK(store->PutEnv(env));
     std::vector<uint64_t> ids;
-    for (uint64_t p = 1; p <= 4; ++p) {
-      proto::Prompt pr;
-      pr.set_id(p);
-      pr.set_env_id(1);
-      EXPECT_OK(store->PutPrompt(pr));
-      ids.push_back(p);
-    }
+    store = dsarl::testing::StoreWithPrompts(dir.path(), 4, &ids);
     state = std::make_unique<LearnerState>(store.get(), 1,
                                            std::make_unique<PromptScheduler>(ids, 1, 60000),
                                            // Staleness is answered before intake (STALE: not

@@ -9,6 +9,7 @@
 #include "proto/rpc_certs.h"
 #include "rollout/learner_client.h"
 #include "tests/base/temp_dir.h"
+#include "tests/learner/prompt_store.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::learner {
@@ -23,20 +24,8 @@ struct Fixture {
 
   Fixture(const std::string& name, rpc::ServerSecurity s, int per_worker = 0)
       : dir("service-security-" + name), security(std::move(s)) {
-    store::OpenOptions o;
-    o.create_if_missing = true;
-    store = std::move(store::Store::Open(dir.path(), o).value());
-    proto::EnvSpec env;
-    env.set_id(1);
-    EXPECT_OK(store->PutEnv(env));
     std::vector<uint64_t> ids;
-    for (uint64_t p = 1; p <= 8; ++p) {
-      proto::Prompt pr;
-      pr.set_id(p);
-      pr.set_env_id(1);
-      EXPECT_OK(store->PutPrompt(pr));
-      ids.push_back(p);
-    }
+    store = dsarl::testing::StoreWithPrompts(dir.path(), 8, &ids);
     state = std::make_unique<LearnerState>(
         store.get(), 1, std::make_unique<PromptScheduler>(ids, 1, 60000), 1,
         [] { return int64_t(1000); }, 0, per_worker);

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "rollout/learner_client.h"
 #include "tests/base/temp_dir.h"
+#include "tests/learner/prompt_store.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::learner {
@@ -20,22 +21,8 @@ struct Fixture {
   int64_t now = 1000;
 
   explicit Fixture(const std::string& name, int max_staleness = 1) : dir("service-" + name) {
-    store::OpenOptions o;
-    o.create_if_missing = true;
-    store = std::move(store::Store::Open(dir.path(), o).value());
-    proto::EnvSpec env;
-    env.set_id(1);
-    env.set_category("arithmetic");
-    EXPECT_OK(store->PutEnv(env));
     std::vector<uint64_t> ids;
-    for (uint64_t p = 1; p <= 4; ++p) {
-      proto::Prompt pr;
-      pr.set_id(p);
-      pr.set_env_id(1);
-      pr.set_user("question " + std::to_string(p));
-      EXPECT_OK(store->PutPrompt(pr));
-      ids.push_back(p);
-    }
+    store = dsarl::testing::StoreWithPrompts(dir.path(), 4, &ids);
     state = std::make_unique<LearnerState>(store.get(), 1,
                                            std::make_unique<PromptScheduler>(ids, 1, 5000),
                                            max_staleness, [this] { return now; });

@@ -12,6 +12,7 @@
 #include "model/checkpoint.h"
 #include "tests/base/closed_port.h"
 #include "tests/base/temp_dir.h"
+#include "tests/learner/prompt_store.h"
 #include "tests/model/model_test_util.h"
 #include "tests/status_matchers.h"
 
@@ -60,20 +61,8 @@ struct LearnerFixture {
   std::unique_ptr<model::Transformer> learner_model;
 
   explicit LearnerFixture(const std::string& name) : dir("worker-" + name) {
-    store::OpenOptions o;
-    o.create_if_missing = true;
-    store = std::move(store::Store::Open(dir.path(), o).value());
-    proto::EnvSpec env;
-    env.set_id(1);
-    EXPECT_OK(store->PutEnv(env));
     std::vector<uint64_t> ids;
-    for (uint64_t p = 1; p <= 6; ++p) {
-      proto::Prompt pr;
-      pr.set_id(p);
-      pr.set_env_id(1);
-      EXPECT_OK(store->PutPrompt(pr));
-      ids.push_back(p);
-    }
+    store = dsarl::testing::StoreWithPrompts(dir.path(), 6, &ids);
     state = std::make_unique<learner::LearnerState>(
         store.get(), 1, std::make_unique<learner::PromptScheduler>(ids, 1, 60000), 1,
         [] { return int64_t(0); });
