@@ -182,6 +182,7 @@ IntakeLimits IntakeLimitsFromConfig(const proto::JobConfig& c, const model::Mode
   lim.min_reward = c.learner().min_reward();
   lim.max_reward = c.learner().max_reward();
   lim.max_group_bytes = uint64_t(c.learner().max_group_mb()) << 20;
+  lim.max_quarantined_per_worker = c.learner().max_quarantined_per_worker();
   return lim;
 }
 

@@ -144,14 +144,25 @@ absl::Status LearnerState::Admit(const LeaseInfo& lease, proto::Group* group) {
   group->set_run_id(run_id_);
   group->set_step(-1);
   group->set_created_unix_ms(clock_ms_());
-  absl::Status kept =
-      store_->Quarantine(MakeQuarantineRecord(std::move(*group), std::string(check.message()),
-                                              kQuarantineIntake, clock_ms_()),
-                         /*remove_stored=*/false);
+  bool keep = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     scheduler_->Requeue(lease.prompt_id);  // an honest retry can still come
     ++groups_rejected_;
+    int& kept_of_worker = quarantined_by_worker_[worker];
+    keep = kept_of_worker < limits.max_quarantined_per_worker;
+    if (keep) ++kept_of_worker;
+  }
+  absl::Status kept = absl::OkStatus();
+  if (keep) {
+    kept = store_->Quarantine(MakeQuarantineRecord(std::move(*group), std::string(check.message()),
+                                                   kQuarantineIntake, clock_ms_()),
+                              /*remove_stored=*/false);
+  } else {
+    DSARL_LOG_WARN(
+        "learner: worker '{}' has {} refused groups in the quarantine; this one is "
+        "refused without being kept (learner.max_quarantined_per_worker)",
+        worker, limits.max_quarantined_per_worker);
   }
   DSARL_LOG_WARN("learner: refused group prompt={} attempt={} from worker '{}': {}", prompt,
                  attempt, worker, std::string(check.message()));

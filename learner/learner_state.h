@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -91,8 +92,9 @@ class LearnerState {
   std::shared_ptr<const PublishedWeights> weights_;
   int64_t step_ = 0;
   bool finished_ = false;
-  IntakeLimits intake_;          // guarded by mu_
-  int64_t groups_rejected_ = 0;  // guarded by mu_
+  IntakeLimits intake_;                               // guarded by mu_
+  int64_t groups_rejected_ = 0;                       // guarded by mu_
+  std::map<std::string, int> quarantined_by_worker_;  // intake refusals kept; guarded by mu_
 };
 
 }  // namespace dsarl::learner

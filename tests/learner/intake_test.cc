@@ -270,6 +270,35 @@ TEST_P(PoisonTest, SubmitRefusesQuarantinesAndTakesTheHonestRetry) {
 INSTANTIATE_TEST_SUITE_P(EveryPoison, PoisonTest, ::testing::ValuesIn(Poisons()),
                          [](const auto& info) { return info.param.name; });
 
+// A worker's refusals are kept up to its allowance; later ones are refused and counted the same
+// but not stored. Another worker's refusal is still kept.
+TEST(Quarantine, KeepsAtMostTheAllowanceOfRefusalsPerWorker) {
+  Intake f("allowance");
+  IntakeLimits l = Limits();
+  l.max_quarantined_per_worker = 2;
+  f.state->SetIntakeLimits(l);
+  auto refuse = [&](const std::string& worker) {
+    auto leased = f.state->Lease(worker, 1);
+    ASSERT_OK(leased.status());
+    ASSERT_EQ(leased->leases_size(), 1);
+    const proto::Lease& lease = leased->leases(0);
+    proto::Group bad = Honest(lease.prompt().id(), lease.attempt());
+    T(&bad, 1)->set_token_ids(2, -1);
+    EXPECT_EQ(f.state->Submit(worker, lease.lease_id(), bad).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  };
+  for (int i = 0; i < 4; ++i) refuse("mallory");
+  EXPECT_EQ(f.state->Status().groups_rejected(), 4);
+  EXPECT_EQ(f.store->Counts().quarantined(), 2u);
+  refuse("eve");
+  EXPECT_EQ(f.state->Status().groups_rejected(), 5);
+  const std::vector<proto::QuarantinedGroup> q = f.Quarantined();
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(q[0].group().worker_id(), "mallory");
+  EXPECT_EQ(q[1].group().worker_id(), "mallory");
+  EXPECT_EQ(q[2].group().worker_id(), "eve");
+}
+
 TEST(CheckGroup, RoutedExpertsMatchTheModel) {
   IntakeLimits l = Limits();
   l.moe_layers = 2;
