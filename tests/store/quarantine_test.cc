@@ -139,7 +139,9 @@ void DropQuarantineFamily(const std::string& dir) {
   ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, descriptors, &handles, &raw).ok());
   std::unique_ptr<rocksdb::DB> db(raw);
   for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "quarantine") ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+    if (names[i] == "quarantine") {
+      ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+    }
   }
   for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
   ASSERT_TRUE(db->Close().ok());
