@@ -114,6 +114,10 @@ float Bfloat16ToFloat(uint16_t h) {
 }
 
 int64_t SafetensorsTensorInfo::num_elements() const {
+  // A zero dim makes the product 0, but the dims before it may multiply past int64 (a validated
+  // shape only has byte sizes that fit in uint64 as they are multiplied, and [2^62, 2, 0] of U8
+  // does); without one, the product is at most the tensor's byte size.
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
