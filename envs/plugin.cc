@@ -12,18 +12,23 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/reply_limits.h"
 #include "base/status_macros.h"
+#include "base/timed_call.h"
 #include "base/utf8.h"
-#include "envs/timed_call.h"
 
 namespace dsarl::envs {
 namespace {
 
 enum class Phase { kCreate, kReset, kStep, kVerify };
+
+// An error message is for a person: a plugin's longer one is cut, not refused.
+constexpr size_t kMaxErrorBytes = 4096;
 
 // What one call reported through the host callbacks.
 struct Collector {
@@ -38,6 +43,7 @@ struct Collector {
   bool done = false;
   bool verdict_set = false;
   Verdict verdict;
+  size_t bytes = 0;  // text reported so far (strings the callbacks received), capped per call
 
   void Bad(std::string why) {
     if (garbage.empty()) garbage = std::move(why);
@@ -52,7 +58,11 @@ struct Collector {
       Bad(absl::StrCat(what, " is NULL"));
       return false;
     }
-    std::string v(s);
+    // Counted before it is copied: an output over the bound is refused, never kept.
+    const size_t n = std::strlen(s);
+    bytes += n;
+    if (bytes > kMaxReplyBytes) return false;
+    std::string v(s, n);
     if (!IsValidUtf8(v)) {
       Bad(absl::StrCat(what, " is not valid UTF-8"));
       return false;
@@ -66,7 +76,13 @@ Collector& C(void* ctx) { return *static_cast<Collector*>(ctx); }
 
 void SetError(void* ctx, const char* message) {
   C(ctx).error_set = true;
-  C(ctx).error = message != nullptr ? message : "(no message)";
+  if (message == nullptr) {
+    C(ctx).error = "(no message)";
+    return;
+  }
+  const size_t n = strnlen(message, kMaxErrorBytes + 1);
+  C(ctx).error.assign(message, std::min(n, kMaxErrorBytes));
+  if (n > kMaxErrorBytes) C(ctx).error += "... (cut)";
 }
 void SetTopLevel(void* ctx, int32_t level) {
   if (C(ctx).In(Phase::kCreate, "set_top_level")) C(ctx).top_level = level;
@@ -240,11 +256,15 @@ class PluginEpisodeState : public EpisodeState {
   std::shared_ptr<EpisodeHandle> handle;  // null after Close
 };
 
-// The status of a finished call: the timeout/exception status, or the plugin's own error, or the
-// first garbage it reported.
+// The status of a finished call: the timeout/exception status, or an output over the bound on one
+// reply (the bound remote servers have), or the plugin's own error, or the first garbage it
+// reported.
 absl::Status Outcome(const std::string& what, const absl::Status& call, const Collector& out,
                      bool failed) {
   if (!call.ok()) return call;
+  if (out.bytes > kMaxReplyBytes) {
+    return absl::ResourceExhaustedError(ReplyTooLargeMessage(what, out.bytes));
+  }
   if (failed) {
     return absl::UnavailableError(absl::StrCat(
         what, " failed: ", out.error_set ? out.error : "(the plugin reported no error message)"));

@@ -1,8 +1,12 @@
 // Environments from shared libraries that implement the C ABI of envs/plugin_abi.h.
 //
 // Every call into a plugin runs on its own thread with a deadline, inside a C++ try/catch, and
-// what it reports through the host callbacks is checked before it is believed. A call that times
-// out, throws or reports garbage fails its episode with a Status (an infrastructure error, with
+// what it reports through the host callbacks is checked before it is believed. Plugins are held to
+// what remote servers are held to: the deadline is the same EnvsConfig.call_timeout_s, and one
+// call's output (the text it reports) has the bound of one remote reply, kMaxReplyBytes
+// (base/reply_limits.h). A call that times out (DeadlineExceeded), throws (Internal), reports more
+// than the bound (ResourceExhausted, with the size), fails (Unavailable, with the plugin's message)
+// or reports garbage (DataLoss) fails its episode with that Status (an infrastructure error, with
 // the reason) and marks the episode broken; the environment and its other episodes go on. A timed
 // out call keeps running detached; when it returns, its episode is closed.
 #ifndef DSARL_ENVS_PLUGIN_H_

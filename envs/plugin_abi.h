@@ -24,9 +24,11 @@
  * add_result(..., is_error = 1).
  *
  * Contract the host enforces: every call has a deadline (EnvsConfig.call_timeout_s); a call that
- * misses it, throws a C++ exception, or reports garbage (no user message, a result count that
- * differs from the call count, a score outside [0, 1], invalid UTF-8, a callback out of place)
- * marks that episode as an infrastructure error, and other episodes go on. Calls for different
+ * misses it, throws a C++ exception, reports more than 4 MiB of text in all (the bound a remote
+ * environment's reply has), or reports garbage (no user message, a result count that differs from
+ * the call count, a score outside [0, 1], invalid UTF-8, a callback out of place) marks that
+ * episode as an infrastructure error, and other episodes go on. set_error messages past 4 KiB are
+ * cut. Calls for different
  * episodes of one env may run concurrently on different threads; calls for one episode never
  * overlap. The host never unloads a plugin (a call that timed out may still be running in it).
  * A plugin that crashes the process takes the process with it: run untrusted environments as

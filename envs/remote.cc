@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/reply_limits.h"
 #include "base/status_macros.h"
 #include "proto/chat_proto.h"
 #include "proto/grpc_status.h"
@@ -163,7 +164,9 @@ absl::StatusOr<std::shared_ptr<RemoteServer>> RemoteServer::Connect(
     const std::string& address, absl::Duration timeout, const rpc::ClientSecurity& security) {
   auto server = std::shared_ptr<RemoteServer>(new RemoteServer());
   server->address_ = address;
-  ASSIGN_OR_RETURN(auto channel, rpc::MakeChannel(address, security));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxReplyBytes));  // what a plugin may report
+  ASSIGN_OR_RETURN(auto channel, rpc::MakeChannel(address, security, args));
   server->stub_ = proto::Environment::NewStub(channel);
   server->credentials_ = rpc::MakeCallCredentials(security);
   grpc::ClientContext ctx;

@@ -1,10 +1,12 @@
 // Environments served over gRPC (proto/env.proto, service Environment) by a process in any
 // language; examples/remote_env/env_server.py is one in Python.
 //
-// Every RPC has a deadline (EnvsConfig.call_timeout_s). A server that is down, dies mid-episode,
-// misses a deadline or answers garbage (no user message, a result count that differs from the
-// call count, a score outside [0, 1]) fails that episode with a Status naming the server and the
-// method: an infrastructure error. Other episodes, and other environments, go on.
+// Every RPC has a deadline (EnvsConfig.call_timeout_s) and a reply may be at most kMaxReplyBytes
+// (base/reply_limits.h; plugins have the same bounds). A server that is down, dies mid-episode,
+// misses a deadline, answers more than that (ResourceExhausted) or answers garbage (no user
+// message, a result count that differs from the call count, a score outside [0, 1]) fails that
+// episode with a Status naming the server and the method: an infrastructure error. Other episodes,
+// and other environments, go on.
 //
 // With a token (EnvsConfig.remote_token_file) every call carries "authorization: Bearer TOKEN";
 // with EnvsConfig.remote_tls_ca the channel is TLS, verified against that CA (rpc_security.h).

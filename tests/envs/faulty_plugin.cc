@@ -2,9 +2,11 @@
 //   echo(text)   answers text (the good path)          boom     throws std::runtime_error
 //   hang         sleeps for 30 s                         garbage  reports no result at all
 //   bad_utf8     reports invalid UTF-8                   answer "score7" makes verify report 7
+//   huge(bytes)  answers that many bytes of text          exit     calls exit(0) inside the call
 // Reset with seed 666 throws; seed 777 returns NULL without an error.
 // Written in C++ on purpose: the exceptions cross the C ABI, which the host must survive.
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -35,9 +37,11 @@ void* Reset(void*, uint64_t seed, int32_t, const dsarl_env_host* host) {
   host->set_user(host->ctx, ("Echo: " + e->expected).c_str());
   host->add_tool(host->ctx, "echo", "Returns its text.");
   host->add_tool_parameter(host->ctx, "text", "string", "the text", 1);
-  for (const char* name : {"boom", "hang", "garbage", "bad_utf8"}) {
+  for (const char* name : {"boom", "hang", "garbage", "bad_utf8", "exit"}) {
     host->add_tool(host->ctx, name, "misbehaves");
   }
+  host->add_tool(host->ctx, "huge", "answers this many bytes");
+  host->add_tool_parameter(host->ctx, "bytes", "integer", "how many", 1);
   host->add_solution_round(host->ctx);
   host->add_solution_call(host->ctx, "echo");
   host->add_solution_argument(host->ctx, "text", e->expected.c_str());
@@ -52,7 +56,10 @@ int32_t Step(void*, void*, const dsarl_env_tool_call* calls, uint32_t n,
     if (name == "boom") throw std::runtime_error("tool boom exploded");
     if (name == "hang") std::this_thread::sleep_for(std::chrono::seconds(30));
     if (name == "garbage") return 0;  // no add_result at all
-    if (name == "bad_utf8") {
+    if (name == "exit") std::exit(0);
+    if (name == "huge" && calls[i].num_arguments == 1) {
+      host->add_result(host->ctx, std::string(std::stoull(calls[i].values[0]), 'x').c_str(), 0);
+    } else if (name == "bad_utf8") {
       host->add_result(host->ctx, "\xff\xfe", 0);
     } else if (name == "echo" && calls[i].num_arguments == 1) {
       host->add_result(host->ctx, calls[i].values[0], 0);

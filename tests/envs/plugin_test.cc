@@ -1,10 +1,12 @@
 // Plugins: the example C plugin (examples/plugin) works like a built-in category end to end
-// (factory, synthesis, episodes); a plugin that throws, hangs or returns garbage fails only the
-// episode it was serving, with the reason, while other episodes go on.
+// (factory, synthesis, episodes); a plugin that throws, hangs, returns garbage or more than a
+// remote reply may carry fails only the episode it was serving, with the reason, while other
+// episodes go on.
 #include "envs/plugin.h"
 
 #include <thread>
 
+#include "base/reply_limits.h"
 #include "envs/episode.h"
 #include "envs/factory.h"
 #include "envs/synthesis.h"
@@ -142,6 +144,30 @@ TEST_F(FaultyPluginTest, ABrokenEpisodeRefusesFurtherCalls) {
   auto again = env_->Step(ep.state.get(), {{"echo", {{"text", "x"}}}});
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(again.status().message(), HasSubstr("failed earlier"));
+}
+
+// A tool output has the bound of one remote reply: 300 MiB (what a probe once saw accepted) is
+// refused with the plugin's name and the size, and the episode is broken; 1 MiB is fine.
+TEST_F(FaultyPluginTest, AnOutputOverTheReplyBoundIsRefused) {
+  ASSERT_OK_AND_ASSIGN(Episode ok, env_->Reset(10, 0));
+  ASSERT_OK_AND_ASSIGN(StepResult r,
+                       env_->Step(ok.state.get(), {{"huge", {{"bytes", "1048576"}}}}));
+  ASSERT_EQ(r.results.size(), 1u);
+  EXPECT_EQ(r.results[0].output.size(), 1048576u);
+
+  ASSERT_OK_AND_ASSIGN(Episode ep, env_->Reset(11, 0));
+  const std::string bytes = std::to_string(size_t{300} << 20);
+  absl::Status s = env_->Step(ep.state.get(), {{"huge", {{"bytes", bytes}}}}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(s.message(), HasSubstr("plugin faulty"));
+  EXPECT_THAT(s.message(), HasSubstr("its output of " + bytes + " bytes is over the 4 MiB bound"));
+  EXPECT_EQ(env_->Step(ep.state.get(), {{"echo", {{"text", "x"}}}}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Just over the bound is over it.
+  ASSERT_OK_AND_ASSIGN(Episode over, env_->Reset(12, 0));
+  s = env_->Step(over.state.get(), {{"huge", {{"bytes", std::to_string(kMaxReplyBytes + 1)}}}})
+          .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // TimedCall (timed_call.h).
-#include "envs/timed_call.h"
+#include "base/timed_call.h"
 
 #include <condition_variable>
 #include <exception>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 
-namespace dsarl::envs {
+namespace dsarl {
 namespace {
 
 struct Shared {
@@ -64,4 +64,4 @@ absl::Status TimedCall(absl::string_view what, absl::Duration timeout,
   return shared->status;
 }
 
-}  // namespace dsarl::envs
+}  // namespace dsarl
