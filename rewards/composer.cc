@@ -36,7 +36,8 @@ absl::StatusOr<std::unique_ptr<RewardFunction>> MakeFunction(
     }
     const std::string path = it->second;
     params.erase(it);
-    absl::StatusOr<std::unique_ptr<RewardFunction>> fn = LoadPluginReward(path, params);
+    absl::StatusOr<std::unique_ptr<RewardFunction>> fn =
+        LoadPluginReward(path, params, absl::Seconds(config.call_timeout_s()));
     if (!fn.ok()) return Annotate(fn.status(), Owner(name));
     return fn;
   }

@@ -22,7 +22,12 @@
  * Errors: create and score return 0 on success. Any other value means the plugin failed (not the
  * model): the host records an infrastructure error on every sample of the group, using the text
  * the plugin wrote into `error` (at most error_size bytes, NUL included). A C++ plugin must not let
- * an exception escape; the host also catches any that do and treats them as failures. See
+ * an exception escape; the host also catches any that do and treats them as failures.
+ *
+ * Bounds, the same as a remote reward service's: every call has the deadline
+ * RewardsConfig.call_timeout_s (a score call past it is an infrastructure error and the host stops
+ * waiting for it; the host keeps everything the call reads alive until it returns), and what one
+ * score call emits (names, details and 8 bytes per value) may total at most 4 MiB. See
  * examples/rewards/keyword_reward.cc for a complete plugin.
  */
 #ifndef DSARL_REWARDS_PLUGIN_ABI_H_

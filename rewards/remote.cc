@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/reply_limits.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/chat_proto.h"
 #include "proto/grpc_status.h"
@@ -95,8 +96,10 @@ absl::StatusOr<std::unique_ptr<RewardFunction>> NewRemoteReward(RemoteOptions op
   }
   std::vector<std::unique_ptr<proto::Reward::Stub>> stubs;
   for (const std::string& address : options.addresses) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(static_cast<int>(kMaxReplyBytes));  // what a plugin may emit
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-        rpc::MakeChannel(address, options.security);
+        rpc::MakeChannel(address, options.security, args);
     if (!channel.ok()) return channel.status();
     stubs.push_back(proto::Reward::NewStub(*channel));
   }

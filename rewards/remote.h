@@ -69,8 +69,9 @@ struct RemoteOptions {
 // rpc::MakeChannel's errors for TLS files that cannot be read.
 //
 // Its ScoreGroup returns, per sample, the components the server sent. Errors: the gRPC status of
-// a failed call as the same code (DEADLINE_EXCEEDED for a timeout, UNAVAILABLE for a server that
-// cannot be reached), with the address and the timeout in the message; Internal for a response
+// a failed call as the same code (DEADLINE_EXCEEDED for a timeout, RESOURCE_EXHAUSTED for a reply
+// over kMaxReplyBytes (base/reply_limits.h), UNAVAILABLE for a server that cannot be reached),
+// with the address and the timeout in the message; Internal for a response
 // with the wrong number of scores, or with a component that is not applicable yet has a non-zero
 // value (the proto3 default trap above).
 absl::StatusOr<std::unique_ptr<RewardFunction>> NewRemoteReward(RemoteOptions options);
