@@ -1,5 +1,6 @@
 #include "model/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -37,6 +38,24 @@ std::vector<TensorToWrite> TensorsOf(const Transformer& model) {
   return out;
 }
 
+// InvalidArgument naming the tensor when `values` holds a NaN or an infinity: weights like that
+// make every log-prob NaN, so a diverged or corrupt checkpoint is refused where it is read instead
+// of being scored, sampled from or trained.
+absl::Status CheckFinite(const std::string& source, const std::string& name,
+                         absl::Span<const float> values) {
+  float probe = 0;  // x * 0 is NaN exactly for a NaN or an infinity; the sum keeps it
+  for (float v : values) probe += v * 0.0f;
+  if (probe == 0) return absl::OkStatus();
+  size_t bad = 0, first = values.size();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i])) continue;
+    if (bad++ == 0) first = i;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ": tensor ", name, " has ", bad, " non-finite value(s) (the first, at index ", first,
+      ", is ", values[first], "): the weights are unusable (a diverged run or a corrupt file)"));
+}
+
 // Validates every tensor before copying any, so a bad file leaves `model` untouched.
 absl::Status LoadTensors(const SafetensorsFile& file, Transformer* model) {
   const ParamTable& table = model->table();
@@ -63,6 +82,13 @@ absl::Status LoadTensors(const SafetensorsFile& file, Transformer* model) {
       return absl::InvalidArgumentError(absl::StrCat(file.source(), ": tensor ", info.name,
                                                      " is not part of this model's configuration"));
     }
+  }
+  // Checked before anything is written, so a bad image leaves the model as it was.
+  std::vector<float> scratch;
+  for (const TensorInfo& t : table.tensors()) {
+    scratch.resize(t.numel);
+    RETURN_IF_ERROR(file.ReadFloat32Into(t.name, absl::MakeSpan(scratch)));
+    RETURN_IF_ERROR(CheckFinite(file.source(), t.name, scratch));
   }
   for (const TensorInfo& t : table.tensors()) {
     RETURN_IF_ERROR(

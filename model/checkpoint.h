@@ -27,8 +27,8 @@ absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
                             const std::map<std::string, std::string>& metadata = {});
 
 // Reads DIR/config.json, builds the model and loads every tensor. NotFound when a file is missing;
-// InvalidArgument naming the tensor when one is missing, has the wrong shape or dtype, or is not
-// part of the model, and for a truncated or corrupt file.
+// InvalidArgument naming the tensor when one is missing, has the wrong shape or dtype, holds a NaN
+// or an infinity, or is not part of the model, and for a truncated or corrupt file.
 absl::StatusOr<std::unique_ptr<Transformer>> LoadCheckpoint(const std::string& dir);
 
 // The weights of `model` as a safetensors image, and back into an existing model of the same

@@ -3,8 +3,10 @@
 // the model untouched.
 #include "model/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -114,6 +116,32 @@ TEST(Checkpoint, WeightImagesRoundTripAndBadImagesChangeNothing) {
   EXPECT_EQ(std::memcmp(before.data(), b.params(), before.size() * sizeof(float)), 0);
   ASSERT_OK(DeserializeWeightsInto(image, "whole", &b));
   EXPECT_EQ(std::memcmp(a.params(), b.params(), before.size() * sizeof(float)), 0);
+}
+
+// Weights with a NaN or an infinity (a diverged run) are refused at load, naming the file and the
+// tensor, instead of scoring every sequence as NaN; an image like that changes nothing.
+TEST(Checkpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  ModelDims d = testing::TinyTestDims(false, AttentionMode::kSparse);
+  for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    Transformer m(d);
+    m.InitRandom(3);
+    const TensorInfo& t = m.table().tensors()[1];
+    m.params()[t.offset + 5] = bad;
+    const std::string dir = TempDir("nonfinite");
+    ASSERT_OK(SaveCheckpoint(dir, m));
+    const absl::Status s = LoadCheckpoint(dir).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr(dir + "/model.safetensors: tensor " + t.name +
+                          " has 1 non-finite value(s) (the first, at index 5"));
+
+    Transformer target(d);
+    target.InitRandom(4);
+    std::vector<float> before(target.params(), target.params() + target.table().total_floats());
+    ASSERT_OK_AND_ASSIGN(std::string image, SerializeWeights(m, {}));
+    EXPECT_FALSE(DeserializeWeightsInto(image, "nan image", &target).ok());
+    EXPECT_EQ(std::memcmp(before.data(), target.params(), before.size() * sizeof(float)), 0);
+  }
 }
 
 }  // namespace
