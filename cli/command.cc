@@ -1,7 +1,9 @@
 #include "cli/command.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <new>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -38,6 +40,22 @@ int EditDistance(const std::string& a, const std::string& b) {
     std::swap(prev, cur);
   }
   return prev[b.size()];
+}
+
+// The one place where what escapes a command as a C++ exception (an allocation the checks did not
+// foresee, a std::filesystem error) becomes an error message and exit 1 instead of an abort.
+absl::StatusOr<int> RunCatching(const Command& c, const Args& args) {
+  try {
+    return c.run(args);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        "out of memory; the job needs more memory than this machine gives it (see `dsarl config "
+        "check`, which estimates it)");
+  } catch (const std::filesystem::filesystem_error& e) {
+    return absl::InternalError(absl::StrCat("file system error: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
+  }
 }
 
 }  // namespace
@@ -219,7 +237,7 @@ int CommandTable::Main(const std::vector<std::string>& argv) const {
               << args->Get("log-level") << "'\n";
     return 2;
   }
-  absl::StatusOr<int> rc = best->run(*args);
+  absl::StatusOr<int> rc = RunCatching(*best, *args);
   if (!rc.ok()) {
     std::cerr << "dsarl " << best->name << ": " << rc.status().message() << "\n";
     return rc.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -1,7 +1,9 @@
 // `dsarl config check` and `dsarl config print`.
 #include <iostream>
 
+#include "base/memory_info.h"
 #include "cli/commands.h"
+#include "cli/job_check.h"
 #include "google/protobuf/text_format.h"
 #include "proto/config_loader.h"
 
@@ -19,18 +21,35 @@ void RegisterConfigCommands(CommandTable* table) {
       .summary = "validate a job config (text-format JobConfig)",
       .description =
           "Parses FILE against proto/config.proto, applies --set overrides and the model preset,\n"
-          "and checks every range and cross-field rule. Errors name FILE:LINE:COLUMN and the\n"
-          "field path. Exits 0 when valid, 2 otherwise.",
+          "and runs every check `dsarl run` makes before it starts: ranges and finite numbers,\n"
+          "cross-field rules, reward, parameter, category and plugin names resolved against\n"
+          "their registries, files and directories, addresses, the longest prompt plus\n"
+          "rollout.max_new_tokens within the context, and the memory the job needs against\n"
+          "this machine's (or cluster.memory_limit_mb). Errors name FILE:LINE:COLUMN (or the\n"
+          "--set override) and the field path. Exits 0 when valid, 2 otherwise.",
       .positional = {"FILE"},
       .min_positional = 1,
       .flags = {kSetFlag},
       .run = [](const Args& args) -> absl::StatusOr<int> {
-        auto config = proto::LoadJobConfig(args.positional()[0], args.GetAll("set"));
-        if (!config.ok()) {
-          std::cerr << config.status().message() << "\n";
+        const std::string& path = args.positional()[0];
+        auto job = proto::LoadJobConfigWithLocations(path, args.GetAll("set"));
+        if (!job.ok()) {
+          std::cerr << job.status().message() << "\n";
           return 2;
         }
-        std::cout << args.positional()[0] << ": OK\n";
+        JobCheckReport report;
+        const absl::Status s = CheckJob(*job, JobRole::kRun, &report);
+        for (const std::string& w : report.warnings) std::cerr << "warning: " << w << "\n";
+        if (!s.ok()) {
+          std::cerr << s.message() << "\n";
+          return 2;
+        }
+        if (report.longest_prompt_tokens > 0) {
+          std::cout << "longest prompt: " << report.longest_prompt_tokens << " tokens\n";
+        }
+        std::cout << "memory: about " << FormatBytes(report.memory_bytes) << " of "
+                  << FormatBytes(report.memory_limit_bytes) << "\n  " << report.memory << "\n";
+        std::cout << path << ": OK\n";
         return 0;
       }});
   table->Add(Command{

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
+#include "cli/job_check.h"
 #include "cli/job_setup.h"
 #include "cli/signals.h"
 #include "learner/lm_stages.h"
@@ -42,13 +43,25 @@ int LearnerThreads(const proto::JobConfig& c) {
 
 namespace {
 
-absl::StatusOr<proto::JobConfig> Config(const Args& args) {
+// --NAME as an int in [lo, hi], `fallback` when the flag is absent.
+absl::StatusOr<int> EvalCount(const Args& args, const std::string& name, int fallback, int lo,
+                              int hi) {
+  if (args.Get(name).empty()) return fallback;
+  ASSIGN_OR_RETURN(int64_t v, args.GetInt(name));
+  if (v < lo || v > hi) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": ", v, " is out of range [", lo, ", ", hi, "]"));
+  }
+  return static_cast<int>(v);
+}
+
+absl::StatusOr<proto::JobConfig> Config(const Args& args, JobRole role) {
   if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
-  return proto::LoadJobConfig(args.Get("config"), args.GetAll("set"));
+  return LoadCheckedJobConfig(args.Get("config"), args.GetAll("set"), role);
 }
 
 absl::StatusOr<int> Rollout(const Args& args) {
-  ASSIGN_OR_RETURN(proto::JobConfig c, Config(args));
+  ASSIGN_OR_RETURN(proto::JobConfig c, Config(args, JobRole::kRollout));
   if (args.Get("learner").empty())
     return absl::InvalidArgumentError("--learner HOST:PORT is required");
   ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
@@ -182,7 +195,7 @@ void RegisterJobCommands(CommandTable* table) {
       .flags = {kConfig, kSet, FlagSpec{"data", "JSONL conversations", ""},
                 FlagSpec{"out", "checkpoint directory (default OUTPUT_DIR/sft)", ""}},
       .run = [](const Args& args) -> absl::StatusOr<int> {
-        ASSIGN_OR_RETURN(proto::JobConfig c, Config(args));
+        ASSIGN_OR_RETURN(proto::JobConfig c, Config(args, JobRole::kSft));
         const std::string out = args.Get("out").empty() ? c.output_dir() + "/sft" : args.Get("out");
         ASSIGN_OR_RETURN(std::string dir, RunSft(c, args.Get("data"), out));
         std::cout << "wrote " << dir << "\n";
@@ -194,17 +207,13 @@ void RegisterJobCommands(CommandTable* table) {
                                FlagSpec{"k", "samples per task (default eval.k)", ""},
                                FlagSpec{"tasks", "held-out tasks (default eval.num_tasks)", ""}},
                      .run = [](const Args& args) -> absl::StatusOr<int> {
-                       ASSIGN_OR_RETURN(proto::JobConfig c, Config(args));
+                       ASSIGN_OR_RETURN(proto::JobConfig c, Config(args, JobRole::kEval));
                        if (args.Get("checkpoint").empty())
                          return absl::InvalidArgumentError("--checkpoint is required");
                        ASSIGN_OR_RETURN(auto policy, model::LoadCheckpoint(args.Get("checkpoint")));
-                       int k = c.eval().k(), n = c.eval().num_tasks();
-                       if (!args.Get("k").empty()) {
-                         ASSIGN_OR_RETURN(k, args.GetInt("k"));
-                       }
-                       if (!args.Get("tasks").empty()) {
-                         ASSIGN_OR_RETURN(n, args.GetInt("tasks"));
-                       }
+                       ASSIGN_OR_RETURN(const int k, EvalCount(args, "k", c.eval().k(), 1, 65536));
+                       ASSIGN_OR_RETURN(const int n,
+                                        EvalCount(args, "tasks", c.eval().num_tasks(), 0, 1000000));
                        ASSIGN_OR_RETURN(rollout::EvalReport r, RunEval(c, *policy, k, n));
                        std::cout << rollout::FormatEvalTable(r);
                        return 0;

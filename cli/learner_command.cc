@@ -3,10 +3,12 @@
 
 #include "base/status_macros.h"
 #include "cli/commands.h"
+#include "cli/job_check.h"
 #include "cli/signals.h"
 #include "learner/learner_job.h"
 #include "model/backend.h"
 #include "proto/config_loader.h"
+#include "proto/rpc_security.h"
 
 namespace dsarl::cli {
 
@@ -28,8 +30,13 @@ void RegisterLearnerCommand(CommandTable* table) {
                 FlagSpec{"listen", "address to listen on (host:port; port 0 picks one)", ""}},
       .run = [](const Args& args) -> absl::StatusOr<int> {
         if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
-        ASSIGN_OR_RETURN(proto::JobConfig config,
-                         proto::LoadJobConfig(args.Get("config"), args.GetAll("set")));
+        if (!args.Get("listen").empty()) {
+          RETURN_IF_ERROR(
+              Annotate(rpc::ValidateAddress(args.Get("listen"), /*listening=*/true), "--listen"));
+        }
+        ASSIGN_OR_RETURN(
+            proto::JobConfig config,
+            LoadCheckedJobConfig(args.Get("config"), args.GetAll("set"), JobRole::kLearner));
         std::atomic<bool>& stop = StopFlagOnSignals();
         model::SetCpuThreads(config.learner().threads());
         learner::LearnerJobOptions o;

@@ -11,6 +11,7 @@
 #include "model/chat_format.h"
 #include "model/checkpoint.h"
 #include "model/generator.h"
+#include "model/memory_estimate.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "proto/config_loader.h"
@@ -19,6 +20,9 @@ namespace dsarl::cli {
 namespace {
 
 using model::AttentionMode;
+
+// Samples of one `generate`: each holds its own decode cache and logits.
+constexpr int64_t kMaxSamples = 65536;
 
 const FlagSpec kConfigFlag{"config",
                            "job config (text-format JobConfig); its model section is used",
@@ -63,6 +67,9 @@ absl::StatusOr<int> Init(const Args& args) {
   ASSIGN_OR_RETURN(model::ModelDims d, DimsFromArgs(args));
   ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed"));
   if (args.Get("out").empty()) return absl::InvalidArgumentError("--out DIR is required");
+  RETURN_IF_ERROR(model::CheckFitsInMemory(
+      model::ParameterBytes(d),
+      absl::StrCat("a model of ", model::ParameterCount(d), " parameters")));
   model::Transformer m(d);
   m.InitRandom(seed);
   RETURN_IF_ERROR(model::SaveCheckpoint(args.Get("out"), m, {{"seed", std::to_string(seed)}}));
@@ -78,10 +85,14 @@ absl::StatusOr<std::unique_ptr<model::Transformer>> LoadModel(const Args& args) 
   return model::LoadCheckpoint(args.Get("checkpoint"));
 }
 
-AttentionMode ModeOf(const Args& args, AttentionMode fallback) {
+absl::StatusOr<AttentionMode> ModeOf(const Args& args, AttentionMode fallback) {
   const std::string& m = args.Get("attention");
   if (m == "dense") return AttentionMode::kDense;
   if (m == "sparse") return AttentionMode::kSparse;
+  if (!m.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--attention: '", m, "' is not an attention mode; expected dense or sparse"));
+  }
   return fallback == AttentionMode::kDenseWarmup ? AttentionMode::kDense : fallback;
 }
 
@@ -106,7 +117,7 @@ absl::StatusOr<int> Score(const Args& args) {
     lines.push_back(std::move(ids));
   }
   model::ForwardOptions opts;
-  opts.mode = ModeOf(args, m->dims().mode);
+  ASSIGN_OR_RETURN(opts.mode, ModeOf(args, m->dims().mode));
   double total_nll = 0;
   int64_t total_tokens = 0;
   size_t next = 0;
@@ -156,9 +167,16 @@ absl::StatusOr<int> Generate(const Args& args) {
   ASSIGN_OR_RETURN(double temperature, args.GetDouble("temperature"));
   ASSIGN_OR_RETURN(int64_t top_k, args.GetInt("top-k"));
   ASSIGN_OR_RETURN(double top_p, args.GetDouble("top-p"));
-  if (samples < 1 || max_new < 1) {
-    return absl::InvalidArgumentError("--samples and --max-new-tokens must be at least 1");
+  if (samples < 1 || samples > kMaxSamples || max_new < 1 || max_new > (1 << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat("--samples must be in [1, ", kMaxSamples,
+                                                   "] and --max-new-tokens in [1, 16777216]"));
   }
+  RETURN_IF_ERROR(model::CheckFitsInMemory(
+      model::GenerationMemory(m->dims(), samples,
+                              max_new + static_cast<int64_t>(args.Get("prompt").size()) + 2)
+          .total(),
+      absl::StrCat("generating ", samples, " samples of ", max_new, " tokens")));
+  ASSIGN_OR_RETURN(const AttentionMode mode, ModeOf(args, m->dims().mode));
   model::Tokenizer tok;
   std::vector<int> prompt;
   if (args.GetBool("chat")) {
@@ -170,7 +188,7 @@ absl::StatusOr<int> Generate(const Args& args) {
     prompt.push_back(model::kBosId);
     for (int32_t t : tok.Encode(args.Get("prompt"))) prompt.push_back(t);
   }
-  model::Generator gen(m.get(), ModeOf(args, m->dims().mode));
+  model::Generator gen(m.get(), mode);
   const auto start = std::chrono::steady_clock::now();
   auto root = gen.NewSequence();
   ASSIGN_OR_RETURN(auto first, gen.Step({root}, {prompt}));

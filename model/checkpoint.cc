@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/file.h"
 #include "base/status_macros.h"
+#include "model/memory_estimate.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
 
@@ -95,14 +97,6 @@ absl::Status LoadTensors(const SafetensorsFile& file, Transformer* model) {
         file.ReadFloat32Into(t.name, absl::Span<float>(model->params() + t.offset, t.numel)));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -247,6 +241,7 @@ absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& c, const std::string& s
                           d.experts_per_tok > d.n_routed || d.topk_group > d.n_group))) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": inconsistent model sizes"));
   }
+  RETURN_IF_ERROR(ValidateDims(d, source));
   return d;
 }
 
@@ -275,10 +270,14 @@ absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
 
 absl::StatusOr<std::unique_ptr<Transformer>> LoadCheckpoint(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
-  ASSIGN_OR_RETURN(std::string text, ReadFile(cfg_path));
+  ASSIGN_OR_RETURN(std::string text, ReadFileBounded(cfg_path, kMaxTextFileBytes, "config.json"));
   auto json = ParseJson(text);
   if (!json.ok()) return Annotate(json.status(), cfg_path);
   ASSIGN_OR_RETURN(ModelDims dims, DimsFromConfigJson(*json, cfg_path));
+  // The weights and the file image at once, checked before either is allocated.
+  RETURN_IF_ERROR(CheckFitsInMemory(
+      2 * ParameterBytes(dims),
+      absl::StrCat(cfg_path, ": loading a model of ", ParameterCount(dims), " parameters")));
   ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(dir + "/model.safetensors"));
   auto model = std::make_unique<Transformer>(dims);
   RETURN_IF_ERROR(LoadTensors(file, model.get()));

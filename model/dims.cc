@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 
 namespace dsarl::model {
 namespace {
@@ -77,16 +79,82 @@ absl::StatusOr<ModelDims> DimsFromConfig(const proto::ModelConfig& c) {
       d.mode = AttentionMode::kSparse;
       break;
   }
-  if (d.rope % 2 != 0 || d.index_dim < d.rope || (d.index_dim - 0) % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("model: qk_rope_head_dim (", d.rope,
-                                                   ") must be even and index_head_dim (",
-                                                   d.index_dim, ") even and >= it"));
+  RETURN_IF_ERROR(ValidateDims(d, "model"));
+  return d;
+}
+
+absl::Status ValidateDims(const ModelDims& d, absl::string_view source) {
+  auto bad = [&](absl::string_view field, const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, " ", why));
+  };
+  struct Size {
+    const char* field;
+    int value, min, max;
+  };
+  const Size sizes[] = {
+      {"vocab_size", d.vocab, 1, 1 << 24},
+      {"d_model", d.d_model, 1, 1 << 20},
+      {"n_layers", d.n_layers, 1, 1 << 16},
+      {"n_heads", d.n_heads, 1, 1 << 16},
+      {"q_lora_rank", d.q_lora, 1, 1 << 20},
+      {"kv_lora_rank", d.d_c, 1, 1 << 20},
+      {"qk_nope_head_dim", d.nope, 1, 1 << 16},
+      {"qk_rope_head_dim", d.rope, 2, 1 << 16},
+      {"v_head_dim", d.v_head, 1, 1 << 16},
+      {"index_n_heads", d.index_heads, 1, 1 << 16},
+      {"index_head_dim", d.index_dim, 2, 1 << 16},
+      {"index_topk", d.index_topk, 1, 1 << 24},
+      {"intermediate_size", d.ffn, 1, 1 << 24},
+      {"max_position_embeddings", d.max_pos, 1, 1 << 24},
+      {"original_max_position_embeddings", d.yarn_original_max_pos, 1, 1 << 24},
+      {"n_routed_experts", d.n_routed, 0, 1 << 16},
+      {"num_experts_per_tok", d.experts_per_tok, 1, 1 << 16},
+      {"n_shared_experts", d.n_shared, 0, 1 << 16},
+      {"moe_intermediate_size", d.moe_ffn, 1, 1 << 24},
+      {"first_k_dense_replace", d.first_k_dense, 0, 1 << 16},
+      {"n_group", d.n_group, 1, 1 << 16},
+      {"topk_group", d.topk_group, 1, 1 << 16},
+  };
+  for (const Size& s : sizes) {
+    if (s.value < s.min || s.value > s.max) {
+      return bad(s.field,
+                 absl::StrCat("is ", s.value, "; it must be in [", s.min, ", ", s.max, "]"));
+    }
+  }
+  if (d.rope % 2 != 0 || d.index_dim % 2 != 0 || d.index_dim < d.rope) {
+    return bad("qk_rope_head_dim", absl::StrCat("(", d.rope, ") must be even and index_head_dim (",
+                                                d.index_dim, ") even and at least as large"));
   }
   if (d.n_routed > 0 &&
       (d.experts_per_tok > d.n_routed || d.n_routed % d.n_group != 0 || d.topk_group > d.n_group)) {
-    return absl::InvalidArgumentError("model: inconsistent MoE sizes");
+    return bad("n_routed_experts",
+               "is inconsistent with num_experts_per_tok, n_group or topk_group");
   }
-  return d;
+  const float floats[] = {d.rope_theta,     d.eps,
+                          d.init_std,       d.yarn_factor,
+                          d.yarn_beta_fast, d.yarn_beta_slow,
+                          d.yarn_mscale,    d.yarn_mscale_all_dim,
+                          d.routed_scale};
+  for (float f : floats) {
+    if (!std::isfinite(f)) return bad("a floating-point field", "is not finite");
+  }
+  if (!(d.eps > 0) || !(d.rope_theta >= 1) || !(d.yarn_factor >= 1) || !(d.init_std >= 0)) {
+    return bad("rms_norm_eps/rope_theta/rope_scaling factor/initializer_range", "is out of range");
+  }
+  // The count in double first: beyond 2^53 the int64 sums below could overflow.
+  const double D = d.d_model, L = d.n_layers, H = d.n_heads;
+  const double per_layer =
+      D * d.q_lora + double(d.q_lora) * H * d.qk_head() + D * d.kv_dim() +
+      double(d.d_c) * H * (d.nope + d.v_head) + H * double(d.v_head) * D +
+      double(d.q_lora) * d.index_heads * d.index_dim + D * d.index_dim + D * d.index_heads +
+      3 * D * std::max<double>(d.ffn, double(d.n_routed + d.n_shared) * d.moe_ffn) +
+      double(d.n_routed) * D;
+  const double total = 2 * double(d.vocab) * D + L * per_layer;
+  if (total > kMaxParameters) {
+    return bad("size", absl::StrFormat("gives %.3g parameters, more than dsarl can address (%.3g)",
+                                       total, kMaxParameters));
+  }
+  return absl::OkStatus();
 }
 
 std::map<std::string, int64_t> ParameterCountByPart(const ModelDims& d) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "proto/config.pb.h"
 
 namespace dsarl::model {
@@ -37,6 +38,12 @@ struct ModelDims {
   // Softmax scale of MLA: (nope + rope)^-0.5, times mscale^2 under YaRN.
   float attn_scale() const;
 };
+
+// Every size positive and within the bounds of proto/config.proto, rope and indexer widths even,
+// MoE sizes consistent, finite floats, and at most kMaxParameters parameters (so every count
+// below is exact in int64). InvalidArgument naming `source` and the field otherwise.
+absl::Status ValidateDims(const ModelDims& d, absl::string_view source);
+inline constexpr double kMaxParameters = 9007199254740992.0;  // 2^53
 
 // Builds dims from a resolved config (presets applied). InvalidArgument on inconsistent sizes.
 absl::StatusOr<ModelDims> DimsFromConfig(const proto::ModelConfig& config);

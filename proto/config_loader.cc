@@ -1,15 +1,15 @@
 #include "proto/config_loader.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -58,11 +58,19 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   std::vector<std::string> errors_;
 };
 
+// Integral values exactly ("16777216", not "1.67772e+07"); others as StrCat writes doubles.
+std::string Num(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(v));
+  }
+  return absl::StrCat(v);
+}
+
 std::string FormatBounds(const FieldBounds& b) {
-  std::string lo =
-      b.has_min() ? absl::StrCat(b.min_exclusive() ? "(" : "[", b.min()) : std::string("(-inf");
-  std::string hi =
-      b.has_max() ? absl::StrCat(b.max(), b.max_exclusive() ? ")" : "]") : std::string("+inf)");
+  std::string lo = b.has_min() ? absl::StrCat(b.min_exclusive() ? "(" : "[", Num(b.min()))
+                               : std::string("(-inf");
+  std::string hi = b.has_max() ? absl::StrCat(Num(b.max()), b.max_exclusive() ? ")" : "]")
+                               : std::string("+inf)");
   return absl::StrCat(lo, ", ", hi);
 }
 
@@ -140,13 +148,28 @@ void CheckBounds(const Message& m, const std::string& path, const TextFormat::Pa
       }
       continue;
     }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT ||
+        f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+      // inf passes a bound like {min: 0} and then turns every weight into NaN; no field wants it.
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      bool finite = true;
+      for (int j = 0; j < n && finite; ++j) {
+        const double v = NumericValue(m, r, f, j);
+        if (!std::isfinite(v)) {
+          errors->push_back(absl::StrCat(Where(tree, f, j, origin), ": ", fpath, ": ", v,
+                                         " is not a finite number"));
+          finite = false;
+        }
+      }
+      if (!finite) continue;
+    }
     if (opts.HasExtension(bounds) && IsNumeric(f)) {
       const FieldBounds& b = opts.GetExtension(bounds);
       const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
       for (int j = 0; j < n; ++j) {
         double v = NumericValue(m, r, f, j);
         if (!InBounds(v, b)) {
-          errors->push_back(absl::StrCat(Where(tree, f, j, origin), ": ", fpath, ": ", v,
+          errors->push_back(absl::StrCat(Where(tree, f, j, origin), ": ", fpath, ": ", Num(v),
                                          " is out of range ", FormatBounds(b)));
         }
       }
@@ -161,8 +184,13 @@ void CheckBounds(const Message& m, const std::string& path, const TextFormat::Pa
 }
 
 // Cross-field rules that a single range cannot express.
-void CheckRules(const JobConfig& c, absl::string_view origin, std::vector<std::string>* errors) {
-  auto fail = [&](const std::string& msg) { errors->push_back(absl::StrCat(origin, ": ", msg)); };
+void CheckRules(const JobConfig& c, const ConfigLocations& where,
+                std::vector<std::string>* errors) {
+  // Each rule's message starts with the field it blames; its location is that field's.
+  auto fail = [&](const std::string& msg) {
+    const std::string field = msg.substr(0, msg.find(' '));
+    errors->push_back(absl::StrCat(where.Of(field), ": ", msg));
+  };
   const ModelConfig& m = c.model();
   if (m.qk_rope_head_dim() % 2 != 0) fail("model.qk_rope_head_dim must be even");
   if (m.index_head_dim() < m.qk_rope_head_dim()) {
@@ -200,16 +228,51 @@ void CheckRules(const JobConfig& c, absl::string_view origin, std::vector<std::s
   }
 }
 
+// Records the location of every field `m` sets, under its path ("a.b[2].c").
+void RecordLocations(const Message& m, const std::string& path,
+                     const TextFormat::ParseInfoTree* tree, absl::string_view origin,
+                     ConfigLocations* out) {
+  if (tree == nullptr) return;
+  const Descriptor* d = m.GetDescriptor();
+  const Reflection* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string fpath = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (!f->is_repeated()) {
+      if (!r->HasField(m, f)) continue;
+      out->Record(fpath, Where(tree, f, -1, origin));
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        RecordLocations(r->GetMessage(m, f), fpath, tree->GetTreeForNested(f, -1), origin, out);
+      }
+      continue;
+    }
+    const int n = r->FieldSize(m, f);
+    if (n > 0) out->Record(fpath, Where(tree, f, 0, origin));
+    for (int j = 0; j < n; ++j) {
+      const std::string epath = absl::StrCat(fpath, "[", j, "]");
+      out->Record(epath, Where(tree, f, j, origin));
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_map()) {
+        RecordLocations(r->GetRepeatedMessage(m, f, j), epath, tree->GetTreeForNested(f, j), origin,
+                        out);
+      }
+    }
+  }
+}
+
 absl::Status JoinErrors(const std::vector<std::string>& errors) {
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
 }
 
-absl::Status ValidateWithTree(const JobConfig& config, const TextFormat::ParseInfoTree* tree,
-                              absl::string_view origin) {
+absl::Status ValidateWithLocations(const JobConfig& config, const ConfigLocations& where) {
   std::vector<std::string> errors;
-  CheckBounds(config, "", tree, origin, &errors);
-  CheckRules(config, origin, &errors);
+  CheckBounds(config, "", nullptr, where.origin(), &errors);
+  // Bounds errors without a tree carry only the origin; give each its field's location.
+  for (std::string& e : errors) {
+    const std::string rest = e.substr(where.origin().size() + 2);
+    e = absl::StrCat(where.Of(rest.substr(0, rest.find(':'))), ": ", rest);
+  }
+  CheckRules(config, where, &errors);
   return JoinErrors(errors);
 }
 
@@ -347,6 +410,12 @@ void MaterializeDefaults(Message* m) {
 }  // namespace
 
 absl::StatusOr<JobConfig> ParseJobConfig(absl::string_view text, absl::string_view filename) {
+  return ParseJobConfigWithLocations(text, filename, nullptr);
+}
+
+absl::StatusOr<JobConfig> ParseJobConfigWithLocations(absl::string_view text,
+                                                      absl::string_view filename,
+                                                      ConfigLocations* locations) {
   JobConfig config;
   TextFormat::Parser parser;
   ErrorCollector collector(std::string(filename), text);
@@ -363,6 +432,7 @@ absl::StatusOr<JobConfig> ParseJobConfig(absl::string_view text, absl::string_vi
   std::vector<std::string> errors;
   CheckBounds(config, "", &tree, filename, &errors);
   RETURN_IF_ERROR(JoinErrors(errors));
+  if (locations != nullptr) RecordLocations(config, "", &tree, filename, locations);
   return config;
 }
 
@@ -451,23 +521,52 @@ absl::Status ApplyModelPreset(ModelConfig* model) {
 }
 
 absl::Status ValidateJobConfig(const JobConfig& config, absl::string_view origin) {
-  return ValidateWithTree(config, nullptr, origin);
+  return ValidateWithLocations(config, ConfigLocations(std::string(origin)));
+}
+
+absl::StatusOr<LoadedJobConfig> LoadJobConfigWithLocations(
+    const std::string& path, const std::vector<std::string>& overrides) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileBounded(path, kMaxTextFileBytes, "config file"));
+  LoadedJobConfig out{
+      JobConfig(),
+      ConfigLocations(overrides.empty() ? path : absl::StrCat(path, " (after --set overrides)"))};
+  ASSIGN_OR_RETURN(out.config, ParseJobConfigWithLocations(text, path, &out.locations));
+  for (const std::string& o : overrides) {
+    RETURN_IF_ERROR(ApplyOverride(o, &out.config));
+    const size_t eq = o.find('=');
+    std::string field(absl::StripAsciiWhitespace(absl::string_view(o).substr(0, eq)));
+    out.locations.Record(std::move(field), absl::StrCat("--set ", o));
+  }
+  RETURN_IF_ERROR(Annotate(ApplyModelPreset(out.config.mutable_model()), path));
+  RETURN_IF_ERROR(ValidateWithLocations(out.config, out.locations));
+  return out;
 }
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
                                         const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  ASSIGN_OR_RETURN(JobConfig config, ParseJobConfig(buffer.str(), path));
-  for (const std::string& o : overrides) {
-    RETURN_IF_ERROR(ApplyOverride(o, &config));
+  ASSIGN_OR_RETURN(LoadedJobConfig loaded, LoadJobConfigWithLocations(path, overrides));
+  return std::move(loaded.config);
+}
+
+std::string ConfigLocations::Of(absl::string_view field_path) const {
+  std::string path(field_path);
+  while (!path.empty()) {
+    if (auto it = at_.find(path); it != at_.end()) return it->second;
+    const size_t cut = path.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    path.resize(cut);
   }
-  RETURN_IF_ERROR(Annotate(ApplyModelPreset(config.mutable_model()), path));
-  RETURN_IF_ERROR(ValidateJobConfig(
-      config, overrides.empty() ? path : absl::StrCat(path, " (after --set overrides)")));
-  return config;
+  return origin_;
+}
+
+void ConfigLocations::Record(std::string field_path, std::string where) {
+  // What the file wrote inside a field an override replaces is no longer where it came from.
+  for (auto it = at_.lower_bound(field_path);
+       it != at_.end() && absl::StartsWith(it->first, field_path);) {
+    const char next = it->first.size() > field_path.size() ? it->first[field_path.size()] : '\0';
+    it = next == '.' || next == '[' ? at_.erase(it) : std::next(it);
+  }
+  at_[std::move(field_path)] = std::move(where);
 }
 
 JobConfig WithDefaultsMaterialized(const JobConfig& config) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +21,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace dsarl::rpc {
@@ -216,6 +218,40 @@ absl::Status WriteSecretFile(const std::string& path, absl::string_view secret) 
   return absl::OkStatus();
 }
 
+absl::Status ValidateAddress(const std::string& address, bool listening) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("address '", address, "': ", why));
+  };
+  if (absl::StartsWith(address, "unix:")) {
+    return address.size() > 5 ? absl::OkStatus() : bad("unix: needs a socket path");
+  }
+  std::string host, port;
+  if (absl::StartsWith(address, "[")) {
+    const size_t close = address.find(']');
+    if (close == std::string::npos || address.substr(close + 1, 1) != ":") {
+      return bad("expected [IPv6]:PORT");
+    }
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos) return bad("expected HOST:PORT");
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+    if (host.find(':') != std::string::npos)
+      return bad("write an IPv6 host in brackets, [::1]:PORT");
+  }
+  if (host.empty()) return bad("the host is empty");
+  int value = -1;
+  const bool digits =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return absl::ascii_isdigit(c); });
+  if (!digits || !absl::SimpleAtoi(port, &value) || value > 65535 || (value == 0 && !listening)) {
+    return bad(absl::StrCat("the port '", port, "' is not in [", listening ? 0 : 1, ", 65535]"));
+  }
+  return absl::OkStatus();
+}
+
 bool IsLoopbackAddress(const std::string& address) {
   if (absl::StartsWith(address, "unix:")) return true;
   std::string host;
@@ -239,6 +275,7 @@ bool IsLoopbackAddress(const std::string& address) {
 
 absl::StatusOr<std::shared_ptr<const ServerAuth>> ServerAuth::Create(ServerSecurity s,
                                                                      const std::string& address) {
+  if (absl::Status a = ValidateAddress(address, /*listening=*/true); !a.ok()) return a;
   std::shared_ptr<ServerAuth> auth(new ServerAuth());
   if (!s.job_secret.empty() && !IsJobSecret(s.job_secret)) {
     return absl::InvalidArgumentError(

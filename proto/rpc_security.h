@@ -64,6 +64,11 @@ struct ServerSecurity {
   bool insecure = false;  // allow an address beyond loopback without TLS and authentication
 };
 
+// InvalidArgument unless `address` is "host:port", "[v6]:port" or "unix:PATH" with a non-empty
+// host and a decimal port in [1, 65535] ([0, 65535] when `listening`: 0 picks a free port).
+// gRPC itself takes an out-of-range port modulo 65536 and listens somewhere else.
+absl::Status ValidateAddress(const std::string& address, bool listening);
+
 // True when `address` (host:port, [v6]:port, unix:PATH) only accepts connections from this
 // machine: 127.0.0.0/8, ::1, localhost, or a Unix socket.
 bool IsLoopbackAddress(const std::string& address);

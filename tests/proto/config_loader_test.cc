@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -136,6 +137,61 @@ TEST(ConfigLoader, LoadsShippedConfigsAndAppliesOverridesInOrder) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("rollout.group_size"));
   EXPECT_EQ(LoadJobConfig("/nonexistent/x.textproto", {}).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigLoader, RefusesNonFiniteNumbersFromFileAndOverrides) {
+  auto parsed = ParseJobConfig("learner {\n  lr: inf\n}\n", "x.textproto");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(std::string(parsed.status().message()),
+              HasSubstr("x.textproto:2:3: learner.lr: inf is not a finite number"));
+  const std::string path = std::string(DSARL_SOURCE_DIR) + "/configs/quickstart.textproto";
+  for (const char* o : {"learner.lr=1e999", "learner.eps_high=inf", "learner.kl_coef=-inf",
+                        "rollout.temperature=nan"}) {
+    auto c = LoadJobConfig(path, {o});
+    ASSERT_FALSE(c.ok()) << o;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(absl::StrCat("--set ", o))) << o;
+  }
+}
+
+TEST(ConfigLoader, BoundsIntegersExactlyAndCapsSizes) {
+  const std::string path = std::string(DSARL_SOURCE_DIR) + "/configs/quickstart.textproto";
+  auto c = LoadJobConfig(path, {"rollout.group_size=2000000000"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("rollout.group_size: 2000000000 is out of range [2, 65536]"));
+  EXPECT_FALSE(LoadJobConfig(path, {"envs.heldout_fraction=1"}).ok());
+  EXPECT_FALSE(LoadJobConfig(path, {"output_dir="}).ok());
+}
+
+TEST(ConfigLoader, LocationsNameFileFieldsAndOverrides) {
+  const std::string path = ::testing::TempDir() + "/loc.textproto";
+  std::ofstream(path) << "name: \"x\"\nrewards {\n  components { name: \"verifier\" }\n}\n"
+                         "envs { categories: \"a\" }\n";
+  ASSERT_OK_AND_ASSIGN(LoadedJobConfig job,
+                       LoadJobConfigWithLocations(path, {"rollout.max_batch=8"}));
+  EXPECT_EQ(job.locations.Of("rewards.components[0].name"), path + ":3:16");
+  EXPECT_EQ(job.locations.Of("rewards.components[0].weight"), path + ":3:3");  // the element
+  EXPECT_EQ(job.locations.Of("rollout.max_batch"), "--set rollout.max_batch=8");
+  EXPECT_EQ(job.locations.Of("learner.lr"), path + " (after --set overrides)");
+  // An override that replaces a list drops the file's locations inside it.
+  ASSERT_OK_AND_ASSIGN(job, LoadJobConfigWithLocations(path, {"envs.categories=b,c"}));
+  EXPECT_EQ(job.locations.Of("envs.categories[0]"), "--set envs.categories=b,c");
+}
+
+TEST(ConfigLoader, RefusesFilesBeyondTheSizeLimitAndDevices) {
+  auto zero = LoadJobConfig("/dev/zero", {});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(std::string(zero.status().message()), HasSubstr("larger than the limit"));
+  const std::string big = ::testing::TempDir() + "/big.textproto";
+  {
+    std::ofstream out(big);
+    const std::string line(1 << 20, ' ');
+    for (int i = 0; i < 17; ++i) out << line;
+  }
+  EXPECT_THAT(std::string(LoadJobConfig(big, {}).status().message()),
+              HasSubstr("larger than the limit of 16 MiB"));
+  EXPECT_EQ(LoadJobConfig(::testing::TempDir(), {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

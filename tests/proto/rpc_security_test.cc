@@ -60,6 +60,23 @@ TEST(RpcTokens, SecretFilesArePrivateAndTokensResolveFromFlagOrEnvironment) {
   EXPECT_EQ(t, "");
 }
 
+TEST(RpcAddress, PortsInRangeHostsPresent) {
+  for (const char* ok : {"127.0.0.1:50051", "localhost:1", "[::1]:65535", "0.0.0.0:8080",
+                         "unix:/tmp/s", "node7.cluster:50051"}) {
+    EXPECT_TRUE(ValidateAddress(ok, false).ok()) << ok;
+  }
+  EXPECT_OK(ValidateAddress("127.0.0.1:0", /*listening=*/true));
+  for (const char* bad :
+       {"127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1", ":50051", "host:", "host:12a", "::1:50051",
+        "[::1]50051", "unix:", "host:-1", "host:000065536"}) {
+    EXPECT_EQ(ValidateAddress(bad, false).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(ValidateAddress("127.0.0.1:65536", true).code(), absl::StatusCode::kInvalidArgument);
+  // The server refuses before gRPC would listen on 99999 mod 65536.
+  auto auth = ServerAuth::Create(ServerSecurity{}, "127.0.0.1:99999");
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RpcServerAuth, BeyondLoopbackNeedsTlsAndAuthenticationOrInsecure) {
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:0"));
   EXPECT_TRUE(IsLoopbackAddress("localhost:5"));
