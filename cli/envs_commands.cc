@@ -1,6 +1,8 @@
 // `dsarl envs synthesize|list|show|try`: make the environments and tasks of a job, look at them,
 // and play one by hand. `try` reads what a person types exactly as the model would write it (the
-// chat markup of SPEC §4), parsed by the model's own parser, so a task can be checked end to end.
+// chat markup of SPEC §4), parsed by the model's own parser, so a task can be checked end to end;
+// it plays in a child process (child_process.h), so its exit code tells a failed verdict (1) from
+// a plugin or server that failed, crashed or exited (3).
 // `synthesize --filter-checkpoint` plays a model on every task (the pass@k > 0 filter).
 #include <chrono>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "base/message.h"
 #include "base/status_macros.h"
+#include "cli/child_process.h"
 #include "cli/commands.h"
 #include "envs/episode.h"
 #include "envs/factory.h"
@@ -328,49 +331,73 @@ bool ReadTurn(std::istream& in, std::string* text) {
   return any;
 }
 
-absl::StatusOr<int> RunTry(const Args& args) {
-  ASSIGN_OR_RETURN(proto::EnvsConfig config, EnvsConfigFrom(args));
-  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(config));
-  ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed"));
-  ASSIGN_OR_RETURN(int64_t level, args.GetInt("level"));
+// Exit codes of `envs try` (its --help and docs/envs.md say the same).
+constexpr int kTryPassed = 0;     // played to a verdict of 1
+constexpr int kTryFailed = 1;     // played to a verdict below 1
+constexpr int kTryUsage = 2;      // arguments, config, store, category or level (as CommandTable)
+constexpr int kTryEnvFailed = 3;  // the environment failed: a plugin or server call timed out,
+                                  // threw, failed, crashed, exited, or answered garbage or too much
+
+// The exit code of an error: kTryUsage for what was asked (bad arguments, no such category or
+// plugin file, a level off the ladder, a token refused), kTryEnvFailed for the rest.
+int TryErrorCode(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return kTryUsage;
+    default:
+      return kTryEnvFailed;
+  }
+}
+
+// The environment `ID` names: a stored environment, or a category's from --env-seed.
+absl::StatusOr<proto::EnvSpec> TrySpec(const Args& args, const envs::EnvFactory& factory) {
   const std::string& id_text = args.positional()[0];
   proto::EnvSpec spec;
   uint64_t id = 0;
   if (absl::SimpleAtoi(id_text, &id)) {
     ASSIGN_OR_RETURN(auto store, OpenStore(args.Get("store"), false));
-    ASSIGN_OR_RETURN(spec, store->GetEnv(id));
-  } else {
-    // A category name: its environment with parameters drawn from --env-seed.
-    const envs::Category* c = factory->registry().Find(id_text);
-    if (c == nullptr) return absl::NotFoundError(absl::StrCat("no category '", id_text, "'"));
-    ASSIGN_OR_RETURN(int64_t env_seed, args.GetInt("env-seed"));
-    spec.set_category(c->name);
-    spec.set_seed(static_cast<uint64_t>(env_seed));
-    spec.set_difficulty(c->top_level);
-    spec.set_backend(c->backend);
-    if (c->sample_params) {
-      envs::Rng rng(envs::DeriveSeed({spec.seed(), envs::HashString("params"), 0}));
-      for (const auto& [k, v] : c->sample_params(rng)) (*spec.mutable_params())[k] = v;
-    }
+    return store->GetEnv(id);
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<envs::Environment> env, factory->Make(spec));
-  ASSIGN_OR_RETURN(envs::Episode episode,
-                   env->Reset(static_cast<uint64_t>(seed), static_cast<int>(level)));
-  PrintTask(episode.task);
-  if (args.GetBool("solution")) {
-    const envs::Solution& solution = episode.task.solution;
-    for (const std::vector<ToolCall>& round : solution.rounds) {
-      std::cout << "--- reference solution turn\n"
-                << model::AssistantOutputText(Message::Assistant("", "", round)) << "\n";
-    }
+  const envs::Category* c = factory.registry().Find(id_text);
+  if (c == nullptr) return absl::NotFoundError(absl::StrCat("no category '", id_text, "'"));
+  ASSIGN_OR_RETURN(int64_t env_seed, args.GetInt("env-seed"));
+  spec.set_category(c->name);
+  spec.set_seed(static_cast<uint64_t>(env_seed));
+  spec.set_difficulty(c->top_level);
+  spec.set_backend(c->backend);
+  if (c->sample_params) {
+    envs::Rng rng(envs::DeriveSeed({spec.seed(), envs::HashString("params"), 0}));
+    for (const auto& [k, v] : c->sample_params(rng)) (*spec.mutable_params())[k] = v;
+  }
+  return spec;
+}
+
+void PrintSolution(const envs::Solution& solution) {
+  for (const std::vector<ToolCall>& round : solution.rounds) {
     std::cout << "--- reference solution turn\n"
-              << model::AssistantOutputText(Message::Assistant("", solution.final_answer)) << "\n";
+              << model::AssistantOutputText(Message::Assistant("", "", round)) << "\n";
   }
-  std::cout << "--- your turn: write as the model would (tool calls in <function_calls> markup, "
-               "or the answer); end a turn with <eos> or a blank line\n";
-  std::string text;
+  std::cout << "--- reference solution turn\n"
+            << model::AssistantOutputText(Message::Assistant("", solution.final_answer)) << "\n";
+}
+
+struct TryOutcome {
   std::string answer;
   int turns = 0;
+};
+
+// Reads turns from standard input and steps the episode until an answer, the end of input, or
+// the environment saying it is done.
+absl::StatusOr<TryOutcome> PlayTurns(const envs::Environment& env, envs::EpisodeState* state,
+                                     const std::string& label, const ChildProgress& progress) {
+  TryOutcome out;
+  std::string text;
   while (ReadTurn(std::cin, &text)) {
     const model::ParsedAssistantOutput parsed = absl::StrContains(text, "</think>")
                                                     ? model::ParseAssistantOutput(text)
@@ -381,11 +408,15 @@ absl::StatusOr<int> RunTry(const Args& args) {
       continue;
     }
     if (parsed.tool_calls.empty()) {
-      answer = parsed.content;
+      out.answer = parsed.content;
       break;
     }
-    ASSIGN_OR_RETURN(envs::StepResult step, env->Step(episode.state.get(), parsed.tool_calls));
-    ++turns;
+    std::vector<std::string> names;
+    for (const ToolCall& c : parsed.tool_calls) names.push_back(c.name);
+    std::cout.flush();
+    progress.Step(absl::StrCat("step of ", label, " (tools ", absl::StrJoin(names, ", "), ")"));
+    ASSIGN_OR_RETURN(envs::StepResult step, env.Step(state, parsed.tool_calls));
+    ++out.turns;
     std::cout << "<function_results>";
     for (const envs::ToolResult& r : step.results) {
       std::cout << "<result>" << r.output << "</result>";
@@ -393,11 +424,65 @@ absl::StatusOr<int> RunTry(const Args& args) {
     std::cout << "</function_results>\n";
     if (step.done) break;
   }
-  ASSIGN_OR_RETURN(envs::Verdict verdict, env->Verify(*episode.state, answer));
+  return out;
+}
+
+// Plays the task; returns kTryPassed or kTryFailed by the verdict, or the first error.
+absl::StatusOr<int> PlayTry(const Args& args, const ChildProgress& progress) {
+  ASSIGN_OR_RETURN(proto::EnvsConfig config, EnvsConfigFrom(args));
+  ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed"));
+  ASSIGN_OR_RETURN(int64_t level, args.GetInt("level"));
+  progress.Step("loading the plugins and remote servers of the config and flags");
+  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(config));
+  ASSIGN_OR_RETURN(proto::EnvSpec spec, TrySpec(args, *factory));
+  const std::string label = absl::StrCat("category ", spec.category(), " (",
+                                         spec.backend().empty() ? "built-in" : spec.backend(), ")");
+  progress.Step(absl::StrCat("create of ", label));
+  ASSIGN_OR_RETURN(std::unique_ptr<envs::Environment> env, factory->Make(spec));
+  progress.Step(absl::StrCat("reset of ", label));
+  ASSIGN_OR_RETURN(envs::Episode episode,
+                   env->Reset(static_cast<uint64_t>(seed), static_cast<int>(level)));
+  PrintTask(episode.task);
+  if (args.GetBool("solution")) PrintSolution(episode.task.solution);
+  std::cout << "--- your turn: write as the model would (tool calls in <function_calls> markup, "
+               "or the answer); end a turn with <eos> or a blank line\n";
+  ASSIGN_OR_RETURN(TryOutcome played, PlayTurns(*env, episode.state.get(), label, progress));
+  std::cout.flush();
+  progress.Step(absl::StrCat("verify of ", label));
+  ASSIGN_OR_RETURN(envs::Verdict verdict, env->Verify(*episode.state, played.answer));
+  progress.Step(absl::StrCat("close of ", label));
   env->Close(episode.state.get());
   std::cout << absl::StrFormat("--- verdict: score %g after %d tool round%s (%s)\n", verdict.score,
-                               turns, turns == 1 ? "" : "s", verdict.details);
-  return verdict.score >= 1 ? 0 : 3;
+                               played.turns, played.turns == 1 ? "" : "s", verdict.details);
+  return verdict.score >= 1 ? kTryPassed : kTryFailed;
+}
+
+// The child's side: plays, and prints an error the way CommandTable does.
+int PlayTryInChild(const Args& args, const ChildProgress& progress) {
+  const absl::StatusOr<int> played = PlayTry(args, progress);
+  if (played.ok()) return *played;
+  const int code = TryErrorCode(played.status());
+  std::cout.flush();
+  std::cerr << "dsarl envs try: " << (code == kTryEnvFailed ? "environment failure: " : "")
+            << played.status().message() << "\n";
+  return code;
+}
+
+// Plays in a child process, so that whatever a plugin does to its process (exit(0) included) is
+// seen here as a failure, never as a pass read off the exit status.
+absl::StatusOr<int> RunTry(const Args& args) {
+  absl::StatusOr<ChildOutcome> child = RunInChildProcess(
+      [&args](const ChildProgress& progress) { return PlayTryInChild(args, progress); });
+  if (!child.ok()) {
+    std::cerr << "dsarl envs try: " << child.status().message() << "\n";
+    return kTryEnvFailed;
+  }
+  if (child->finished) return child->code;
+  std::cerr << "dsarl envs try: environment failure: the process playing the task ended with "
+            << child->ended << " during the " << child->last_step
+            << ", before it finished (a plugin that calls exit() or crashes inside a call ends "
+               "the process; serve untrusted environments as remote environments instead)\n";
+  return kTryEnvFailed;
 }
 
 }  // namespace
@@ -448,7 +533,14 @@ void RegisterEnvsCommands(CommandTable* table) {
           "ID is an environment id of --store, or a category name (its environment from\n"
           "--env-seed). Prints the task, then reads turns from standard input: tool calls in\n"
           "<function_calls> markup get their results; anything else is the final answer, which\n"
-          "is verified. Exit code 0 when the verdict is 1, 3 otherwise.",
+          "is verified. The task is played in a child process, so a plugin that crashes or calls\n"
+          "exit() is reported, not mistaken for a result. Exit codes:\n"
+          "  0  played to a verdict of 1\n"
+          "  1  played to a verdict below 1\n"
+          "  2  usage or config error (bad flags, unknown category, no such store, plugin\n"
+          "     file that does not load, level off the ladder)\n"
+          "  3  the environment failed: a plugin or server call timed out, threw, failed,\n"
+          "     crashed, exited, or answered garbage or more than 4 MiB",
       .positional = {"ID"},
       .min_positional = 1,
       .flags = {kStoreFlag, FlagSpec{"seed", "task seed", "1"},

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `dsarl envs ...` as a user runs them: list; synthesize the full set (counts, time) and a smaller
 # one twice (same digest, same records); list/show a store; play tasks with `try` by typing the
-# reference solution, a malformed turn and a wrong answer; a plugin category.
-# Usage: envs_cli_test.sh DSARL_BINARY WORD_SUM_PLUGIN
+# reference solution, a malformed turn and a wrong answer; a plugin category; `try`'s exit codes
+# with a plugin that fails (throws, answers too much, calls exit(0)); a checkpoint of NaN weights
+# refused by the pass@k filter and by `model score`.
+# Usage: envs_cli_test.sh DSARL_BINARY WORD_SUM_PLUGIN FAULTY_PLUGIN
 set -u
 DSARL="$1"
 PLUGIN="$2"
+FAULTY="$3"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -78,13 +81,40 @@ check "try shows the unknown tool as an error observation" $?
 grep -q "verdict: score 1 " "$TMP/try1.txt"; check "try verdict is 1" $?
 echo "not the answer<eos>" | "$DSARL" envs try trip_planning --env-seed 3 --seed 5 --level 2 \
   >"$TMP/try2.txt" 2>&1
-[ $? -eq 3 ] && grep -q "verdict: score 0 " "$TMP/try2.txt"; check "a wrong answer scores 0" $?
+[ $? -eq 1 ] && grep -q "verdict: score 0 " "$TMP/try2.txt"; check "a wrong answer scores 0, exit 1" $?
 
 # A plugin category, played by hand.
 "$DSARL" envs try word_sum --plugin "$PLUGIN" --level 1 --solution </dev/null >"$TMP/p0.txt" 2>&1
 grep -A1 -- "--- reference solution turn" "$TMP/p0.txt" | grep '<eos>$' >"$TMP/psol.txt"
 "$DSARL" envs try word_sum --plugin "$PLUGIN" --level 1 <"$TMP/psol.txt" >"$TMP/p1.txt" 2>&1
 check "try a plugin category with its solution" $?
+
+# `try`'s exit codes: 0 passed, 1 failed, 2 usage, 3 the environment failed. The faulty plugin's
+# echo tool answers its text; the task (seed 1) is to echo "hello 1" and answer it.
+try_faulty() {  # try_faulty NAME TURN...: plays the turns; output in $TMP/NAME.txt, returns the code
+  local name="$1"; shift
+  printf '%s\n' "$@" | "$DSARL" envs try faulty --plugin "$FAULTY" >"$TMP/$name.txt" 2>&1
+}
+call() { echo "<function_calls><invoke name=\"$1\">$2</invoke></function_calls><eos>"; }
+try_faulty pass "$(call echo '<parameter name="text">hello 1</parameter>')" "hello 1<eos>"; rc=$?
+[ $rc -eq 0 ] && grep -q "verdict: score 1 " "$TMP/pass.txt"; check "try: a pass exits 0 (rc $rc)" $?
+try_faulty wrong "nope<eos>"; rc=$?
+[ $rc -eq 1 ]; check "try: a wrong answer exits 1 (rc $rc)" $?
+"$DSARL" envs try no_such_category --plugin "$FAULTY" </dev/null \
+  >"$TMP/usage.txt" 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q "no category 'no_such_category'" "$TMP/usage.txt"
+check "try: an unknown category exits 2 (rc $rc)" $?
+try_faulty boom "$(call boom '')"; rc=$?
+[ $rc -eq 3 ] && grep -q "environment failure: .*tool boom exploded" "$TMP/boom.txt"
+check "try: a plugin that throws exits 3 (rc $rc)" $?
+try_faulty huge "$(call huge '<parameter name="bytes">314572800</parameter>')"; rc=$?
+[ $rc -eq 3 ] && grep -q "its output of 314572800 bytes is over the 4 MiB bound" "$TMP/huge.txt"
+check "try: a 300 MiB tool output exits 3 (rc $rc)" $?
+try_faulty exit "$(call exit '')"; rc=$?
+[ $rc -eq 3 ] && grep -q "ended with exit status 0 during the step of category faulty" "$TMP/exit.txt"
+check "try: a plugin calling exit(0) inside a call exits 3 (rc $rc)" $?
+grep -- "dsarl envs try:" "$TMP/exit.txt"
+! grep -q "verdict:" "$TMP/exit.txt"; check "try: no verdict is printed after exit(0)" $?
 
 # The pass@k filter with a (random, tiny) checkpoint: it plays the model and keeps what it solves.
 "$DSARL" model init --config "$SRC/configs/quickstart.textproto" --out "$TMP/ck" >/dev/null 2>&1
@@ -95,6 +125,24 @@ check "model init" $?
 check "synthesize --filter-checkpoint" $?
 grep -q "pass@2 filter with .*: kept [0-3] tasks, removed [0-3]" "$TMP/f.txt"
 check "the filter reports what it kept ($(grep 'pass@' "$TMP/f.txt"))" $?
+
+# A checkpoint whose first weight is NaN (float32 0x7fc00000, at the start of the tensor data, after
+# the 8-byte header length and the header): refused at load, naming the checkpoint and the tensor.
+cp -r "$TMP/ck" "$TMP/nan"
+header=$(od -An -tu8 -N8 "$TMP/nan/model.safetensors" | tr -d ' ')
+printf '\x00\x00\xc0\x7f' | dd of="$TMP/nan/model.safetensors" bs=1 seek=$((8 + header)) \
+  conv=notrunc status=none
+echo "hello" >"$TMP/lines.txt"
+"$DSARL" model score --checkpoint "$TMP/nan" --input "$TMP/lines.txt" >"$TMP/nan.out" \
+  2>"$TMP/nan.txt"; rc=$?
+[ $rc -ne 0 ] && grep -q "$TMP/nan/model.safetensors: tensor .* has 1 non-finite value" "$TMP/nan.txt"
+check "model score refuses a NaN checkpoint (rc $rc: $(tail -1 "$TMP/nan.txt"))" $?
+[ ! -s "$TMP/nan.out" ]; check "model score prints no scores for it" $?
+"$DSARL" envs synthesize --out "$TMP/fnan" --categories arithmetic --envs-per-category 1 \
+  --tasks-per-env 3 --max-level 0 --filter-checkpoint "$TMP/nan" --k 2 --max-new-tokens 8 \
+  >"$TMP/fnan.txt" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "non-finite value" "$TMP/fnan.txt"
+check "the pass@k filter refuses a NaN checkpoint (rc $rc)" $?
 
 if [ $fail -ne 0 ]; then echo "envs cli test FAILED"; exit 1; fi
 echo "envs cli test passed"
