@@ -433,6 +433,8 @@ void Json::DumpTo(std::string* out, int indent, int depth) const {
         absl::StrAppend(out, uint_);
       } else if (!std::isfinite(number_)) {
         out->append("null");
+      } else if (number_ == 0 && std::signbit(number_)) {
+        out->append("-0.0");  // "-0" would read back as the integer 0, losing the sign
       } else {
         char buf[64];
         const auto [ptr, ec] = is_float_ ? std::to_chars(buf, buf + sizeof(buf), float(number_))
