@@ -51,9 +51,9 @@ if [ "$TARGET" = config_loader ]; then
   # Every field name of the config schema, so mutations write fields that exist.
   grep -oE '^\s*(optional|repeated|map<[^>]*>)\s+\S+\s+[a-z_0-9]+' proto/config.proto |
     awk '{print "\"" $NF ":\""}' | sort -u >"$BUILD_DIR/config_loader.dict"
-  dict=(-dict="$BUILD_DIR/config_loader.dict")
+  dict=(-dict="$(pwd)/$BUILD_DIR/config_loader.dict")
 elif [ -f "tests/fuzz/dicts/$TARGET.dict" ]; then
-  dict=(-dict="tests/fuzz/dicts/$TARGET.dict")
+  dict=(-dict="$(pwd)/tests/fuzz/dicts/$TARGET.dict")
 fi
 LOG=$(pwd)/$BUILD_DIR/fuzz-$TARGET.log
 BIN=$(pwd)/$BUILD_DIR/tests/fuzz/${TARGET}_fuzz
@@ -66,8 +66,8 @@ status=0
 (cd "$RUN_DIR" && "$BIN" "$WORK" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -timeout=10 \
   -max_len="$MAX_LEN" -print_final_stats=1 -artifact_prefix="$CRASHES/" "${dict[@]}" "$@") \
   >"$LOG" 2>&1 || status=$?
-job_logs=("$RUN_DIR"/fuzz-*.log)
-summary=$(cat "$LOG" "${job_logs[@]}" 2>/dev/null || true)
+# With -jobs the fuzzing itself is logged in the job logs, and the main log holds their copies.
+summary=$(cat "$RUN_DIR"/fuzz-*.log 2>/dev/null || cat "$LOG")
 echo "$summary" | grep -E '^#[0-9]+' | tail -1 || true
 echo "$summary" | grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' || true
 echo "fuzz.sh: corpus $(find "$WORK" -maxdepth 1 -type f | wc -l) files"
