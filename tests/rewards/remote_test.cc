@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_replace.h"
+#include "base/reply_limits.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -31,6 +32,7 @@ class FakeJudge final : public proto::Reward::Service {
   std::atomic<int> fail_code{0};        // a grpc::StatusCode to fail with, 0: answer
   std::atomic<int> drop_scores{0};      // answer with this many fewer scores
   std::atomic<bool> bad_applicable{false};
+  std::atomic<size_t> details_bytes{0};  // the first score's details are this long, 0: "counted"
   std::atomic<int> in_flight{0};
   std::atomic<int> peak{0};
   std::atomic<int> calls{0};
@@ -67,7 +69,7 @@ class FakeJudge final : public proto::Reward::Service {
       c->set_name("len");
       c->set_value(static_cast<double>(request->samples(i).final_answer().size()));
       c->set_applicable(!bad_applicable);
-      c->set_details("counted");
+      c->set_details(i == 0 && details_bytes > 0 ? std::string(details_bytes, 'x') : "counted");
     }
     return grpc::Status::OK;
   }
@@ -150,6 +152,18 @@ TEST_F(RemoteTest, ServerErrorsKeepTheirCode) {
   const absl::Status s = Client()->ScoreGroup(Task(), {Answer("a")}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(s.message().find("judge is sick"), absl::string_view::npos) << s;
+}
+
+// A reply has the bound a plugin's output has (base/reply_limits.h): one just under it is read,
+// one over it is RESOURCE_EXHAUSTED.
+TEST_F(RemoteTest, AReplyOverTheBoundIsRefused) {
+  judge_.details_bytes = kMaxReplyBytes - 1024;
+  ASSERT_OK_AND_ASSIGN(std::vector<Components> ok, Client()->ScoreGroup(Task(), {Answer("a")}));
+  EXPECT_EQ(Get(ok[0], "len").details.size(), kMaxReplyBytes - 1024);
+  judge_.details_bytes = kMaxReplyBytes + 1;
+  const absl::Status s = Client()->ScoreGroup(Task(), {Answer("a")}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(s.message().find(address()), absl::string_view::npos) << s;
 }
 
 TEST_F(RemoteTest, ProtocolViolationsAreErrors) {
