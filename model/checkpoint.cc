@@ -241,7 +241,7 @@ absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& c, const std::string& s
                           d.experts_per_tok > d.n_routed || d.topk_group > d.n_group))) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": inconsistent model sizes"));
   }
-  RETURN_IF_ERROR(ValidateDims(d, source));
+  RETURN_IF_ERROR(ValidateDims(d, source, DimNames::kConfigJson));
   return d;
 }
 

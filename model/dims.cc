@@ -83,41 +83,43 @@ absl::StatusOr<ModelDims> DimsFromConfig(const proto::ModelConfig& c) {
   return d;
 }
 
-absl::Status ValidateDims(const ModelDims& d, absl::string_view source) {
+absl::Status ValidateDims(const ModelDims& d, absl::string_view source, DimNames names) {
   auto bad = [&](absl::string_view field, const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", field, " ", why));
   };
   struct Size {
-    const char* field;
+    const char* field;  // in proto/config.proto
+    const char* key;    // in config.json
     int value, min, max;
   };
   const Size sizes[] = {
-      {"vocab_size", d.vocab, 1, 1 << 24},
-      {"d_model", d.d_model, 1, 1 << 20},
-      {"n_layers", d.n_layers, 1, 1 << 16},
-      {"n_heads", d.n_heads, 1, 1 << 16},
-      {"q_lora_rank", d.q_lora, 1, 1 << 20},
-      {"kv_lora_rank", d.d_c, 1, 1 << 20},
-      {"qk_nope_head_dim", d.nope, 1, 1 << 16},
-      {"qk_rope_head_dim", d.rope, 2, 1 << 16},
-      {"v_head_dim", d.v_head, 1, 1 << 16},
-      {"index_n_heads", d.index_heads, 1, 1 << 16},
-      {"index_head_dim", d.index_dim, 2, 1 << 16},
-      {"index_topk", d.index_topk, 1, 1 << 24},
-      {"intermediate_size", d.ffn, 1, 1 << 24},
-      {"max_position_embeddings", d.max_pos, 1, 1 << 24},
-      {"original_max_position_embeddings", d.yarn_original_max_pos, 1, 1 << 24},
-      {"n_routed_experts", d.n_routed, 0, 1 << 16},
-      {"num_experts_per_tok", d.experts_per_tok, 1, 1 << 16},
-      {"n_shared_experts", d.n_shared, 0, 1 << 16},
-      {"moe_intermediate_size", d.moe_ffn, 1, 1 << 24},
-      {"first_k_dense_replace", d.first_k_dense, 0, 1 << 16},
-      {"n_group", d.n_group, 1, 1 << 16},
-      {"topk_group", d.topk_group, 1, 1 << 16},
+      {"vocab_size", "vocab_size", d.vocab, 1, 1 << 24},
+      {"d_model", "hidden_size", d.d_model, 1, 1 << 20},
+      {"n_layers", "num_hidden_layers", d.n_layers, 1, 1 << 16},
+      {"n_heads", "num_attention_heads", d.n_heads, 1, 1 << 16},
+      {"q_lora_rank", "q_lora_rank", d.q_lora, 1, 1 << 20},
+      {"kv_lora_rank", "kv_lora_rank", d.d_c, 1, 1 << 20},
+      {"qk_nope_head_dim", "qk_nope_head_dim", d.nope, 1, 1 << 16},
+      {"qk_rope_head_dim", "qk_rope_head_dim", d.rope, 2, 1 << 16},
+      {"v_head_dim", "v_head_dim", d.v_head, 1, 1 << 16},
+      {"index_n_heads", "index_n_heads", d.index_heads, 1, 1 << 16},
+      {"index_head_dim", "index_head_dim", d.index_dim, 2, 1 << 16},
+      {"index_topk", "index_topk", d.index_topk, 1, 1 << 24},
+      {"intermediate_size", "intermediate_size", d.ffn, 1, 1 << 24},
+      {"max_position_embeddings", "max_position_embeddings", d.max_pos, 1, 1 << 24},
+      {"original_max_position_embeddings", "rope_scaling.original_max_position_embeddings",
+       d.yarn_original_max_pos, 1, 1 << 24},
+      {"n_routed_experts", "n_routed_experts", d.n_routed, 0, 1 << 16},
+      {"num_experts_per_tok", "num_experts_per_tok", d.experts_per_tok, 1, 1 << 16},
+      {"n_shared_experts", "n_shared_experts", d.n_shared, 0, 1 << 16},
+      {"moe_intermediate_size", "moe_intermediate_size", d.moe_ffn, 1, 1 << 24},
+      {"first_k_dense_replace", "first_k_dense_replace", d.first_k_dense, 0, 1 << 16},
+      {"n_group", "n_group", d.n_group, 1, 1 << 16},
+      {"topk_group", "topk_group", d.topk_group, 1, 1 << 16},
   };
   for (const Size& s : sizes) {
     if (s.value < s.min || s.value > s.max) {
-      return bad(s.field,
+      return bad(names == DimNames::kConfigJson ? s.key : s.field,
                  absl::StrCat("is ", s.value, "; it must be in [", s.min, ", ", s.max, "]"));
     }
   }

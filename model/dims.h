@@ -42,7 +42,10 @@ struct ModelDims {
 // Every size positive and within the bounds of proto/config.proto, rope and indexer widths even,
 // MoE sizes consistent, finite floats, and at most kMaxParameters parameters (so every count
 // below is exact in int64). InvalidArgument naming `source` and the field otherwise.
-absl::Status ValidateDims(const ModelDims& d, absl::string_view source);
+// `names` picks the names messages use: proto/config.proto's or config.json's.
+enum class DimNames { kConfig, kConfigJson };
+absl::Status ValidateDims(const ModelDims& d, absl::string_view source,
+                          DimNames names = DimNames::kConfig);
 inline constexpr double kMaxParameters = 9007199254740992.0;  // 2^53
 
 // Builds dims from a resolved config (presets applied). InvalidArgument on inconsistent sizes.
