@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "cli/child_process.h"
 #include "cli/commands.h"
 #include "model/tokenizer.h"
 #include "model/tool_call_parser.h"
@@ -148,7 +149,7 @@ absl::StatusOr<rewards::ReadOptions> OfflineReadOptions(const Args& args) {
   return options;
 }
 
-absl::StatusOr<int> RunTest(const Args& args) {
+absl::StatusOr<int> ScoreTrajectories(const Args& args, const ChildProgress& progress) {
   if (!args.Has("config") || !args.Has("trajectories")) {
     return absl::InvalidArgumentError("--config and --trajectories are required");
   }
@@ -161,6 +162,7 @@ absl::StatusOr<int> RunTest(const Args& args) {
   ASSIGN_OR_RETURN(int64_t max_rows, args.GetInt("rows"));
   const bool details = args.GetBool("details");
   const rewards::Registry registry = rewards::BuiltinRegistry();
+  progress.Step("loading the rewards (plugins' create)");
   ASSIGN_OR_RETURN(auto composer, rewards::Composer::Create(config.rewards(), registry));
   ASSIGN_OR_RETURN(const rewards::ReadOptions options, OfflineReadOptions(args));
   const std::string& path = args.Get("trajectories");
@@ -176,6 +178,8 @@ absl::StatusOr<int> RunTest(const Args& args) {
         ++groups;
         std::vector<rewards::Sample> samples;
         for (const auto& t : group.trajectories) samples.push_back(t.sample);
+        std::cout.flush();
+        progress.Step(absl::StrCat("scoring of group ", groups, " (prompt ", group.task.id(), ")"));
         const std::vector<rewards::ScoredSample> scored = composer->ScoreGroup(group.task, samples);
         for (size_t k = 0; k < scored.size(); ++k) {
           const rewards::ScoredSample& s = scored[k];
@@ -199,6 +203,24 @@ absl::StatusOr<int> RunTest(const Args& args) {
             << "\n\n"
             << summary.FormatTable();
   return summary.infra_errors() > 0 ? 3 : 0;
+}
+
+// Scores in a child process (child_process.h): a reward plugin that calls exit(0) or crashes is
+// an infrastructure failure (3), never a clean run read off the exit status.
+absl::StatusOr<int> RunTest(const Args& args) {
+  ASSIGN_OR_RETURN(ChildOutcome child, RunInChildProcess([&args](const ChildProgress& progress) {
+                     const absl::StatusOr<int> rc = ScoreTrajectories(args, progress);
+                     if (rc.ok()) return *rc;
+                     std::cout.flush();
+                     std::cerr << "dsarl rewards test: " << rc.status().message() << "\n";
+                     return rc.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+                   }));
+  if (child.finished) return child.code;
+  std::cerr << "dsarl rewards test: the process scoring the trajectories ended with " << child.ended
+            << " during the " << child.last_step
+            << ", before it finished (a reward plugin that calls exit() or crashes inside a call "
+               "ends the process; serve untrusted rewards as remote services instead)\n";
+  return 3;
 }
 
 absl::StatusOr<int> RunList(const Args&) {
@@ -226,7 +248,9 @@ void RegisterRewardsCommands(CommandTable* table) {
           "for not applicable, the composed reward and the reward stored with it) and a summary\n"
           "per component. Store rows get their tasks from --prompts (`dsarl store export --cf\n"
           "prompts`) and their verdict from the stored component --verdict-component.\n"
-          "Exits 0, or 3 when some trajectory had an infrastructure error.",
+          "Exits 0; 3 when some trajectory had an infrastructure error, or when a reward plugin\n"
+          "crashed or exited inside a call (scoring runs in a child process); 2 for usage and\n"
+          "config errors; 1 for other errors (a file that cannot be read).",
       .flags = {FlagSpec{"config", "job config whose rewards section is used", ""},
                 FlagSpec{"trajectories", "JSON Lines file of trajectories", ""},
                 FlagSpec{"prompts", "JSON Lines file of prompts (tasks by id)", ""},

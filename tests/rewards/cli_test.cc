@@ -1,6 +1,6 @@
 // `dsarl rewards test` end to end: the examples, a trajectory exported from a store whose tokens
-// are rendered by the real chat format (decoded back by the CLI), infrastructure errors and file
-// errors.
+// are rendered by the real chat format (decoded back by the CLI), infrastructure errors (a plugin
+// that exits inside a call among them) and file errors.
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "model/chat_format.h"
 #include "proto/json_proto.h"
@@ -145,6 +146,29 @@ TEST_F(RewardsCliTest, InfraErrorsExitThree) {
       << out;
   EXPECT_NE(out.find("INFRA ERROR"), std::string::npos) << out;
   EXPECT_NE(out.find("no verdict from the environment"), std::string::npos) << out;
+}
+
+// A reward plugin that calls exit(0) inside score: the run is an infrastructure failure (3) with
+// the step it died in, not a clean exit 0.
+TEST_F(RewardsCliTest, APluginThatExitsInsideACallExitsThree) {
+  const std::string traj = Write("t.jsonl", R"({"final_answer": "42"})"
+                                            "\n");
+  const std::string config = Write(
+      "c.textproto", absl::StrReplaceAll(R"pb(rewards {
+                                                components {
+                                                  name: "p"
+                                                  params { key: "type" value: "plugin" }
+                                                  params { key: "plugin_path" value: "PLUGIN" }
+                                                  params { key: "exit" value: "1" }
+                                                }
+                                              })pb",
+                                         {{"PLUGIN", EXIT_PLUGIN}}));
+  std::string out;
+  EXPECT_EQ(Dsarl(absl::StrCat("rewards test --config ", config, " --trajectories ", traj), &out),
+            3)
+      << out;
+  EXPECT_NE(out.find("ended with exit status 0 during the scoring of group 1"), std::string::npos)
+      << out;
 }
 
 TEST_F(RewardsCliTest, FileAndConfigErrorsNameTheirSource) {

@@ -3,9 +3,9 @@
 //   4 score throws        5 emits for a sample that does not exist
 //   6 not thread-safe: score reports an error if it ever runs twice at once (the host must
 //     serialize it), and otherwise emits the number of samples
-// In every mode, params change score first: sleep_ms=N sleeps N ms (a plugin that hangs past its
-// deadline), details_bytes=N emits one component with N bytes of details (an output over the bound
-// on one reply) and returns.
+// In every mode, params change score first: exit=1 calls exit(0) (a plugin that ends the process
+// inside a call), sleep_ms=N sleeps N ms (a plugin that hangs past its deadline), details_bytes=N
+// emits one component with N bytes of details (an output over the bound on one reply) and returns.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +19,7 @@
 namespace {
 
 struct Instance {
+  bool exit = false;
   long sleep_ms = 0;
   long details_bytes = 0;
 };
@@ -29,7 +30,9 @@ int Create(const dsarl_reward_kv* params, size_t num_params, void** instance, ch
   for (size_t i = 0; i < num_params; ++i) {
     const std::string key(params[i].key.data, params[i].key.size);
     const long value = std::strtol(params[i].value.data, nullptr, 10);
-    if (key == "sleep_ms") {
+    if (key == "exit") {
+      in->exit = value != 0;
+    } else if (key == "sleep_ms") {
       in->sleep_ms = value;
     } else if (key == "details_bytes") {
       in->details_bytes = value;
@@ -50,6 +53,7 @@ std::atomic<int> in_flight{0};
 int Score(void* instance, const dsarl_reward_task*, const dsarl_reward_sample*, size_t num_samples,
           const dsarl_reward_sink* sink, char* error, size_t error_size) {
   const Instance& in = *static_cast<Instance*>(instance);
+  if (in.exit) std::exit(0);
   std::this_thread::sleep_for(std::chrono::milliseconds(in.sleep_ms));
   if (in.details_bytes > 0) {
     const std::string details(static_cast<size_t>(in.details_bytes), 'x');
