@@ -235,15 +235,29 @@ void CheckMemory(Checker& k, const model::ModelDims& dims, JobCheckReport* repor
   const int64_t episode = std::min<int64_t>(
       dims.max_pos, int64_t{report->longest_prompt_tokens} + c.rollout().max_new_tokens());
   const int64_t train_tokens = std::max<int64_t>(c.learner().micro_batch_tokens(), episode);
+  // Each process also holds its threads' stacks, gRPC and the BLAS library's buffers.
+  constexpr double kProcessBytes = 128.0 * (1 << 20);
   model::MemoryEstimate learner =
       model::TrainingMemory(dims, train_tokens, c.learner().kl_coef() > 0);
   learner.Add(
       "store caches",
       double(c.store().block_cache_mb() + 3 * c.store().write_buffer_mb() + 64) * (1 << 20));
-  const model::MemoryEstimate worker =
+  learner.Add("runtime", kProcessBytes);
+  model::MemoryEstimate worker =
       model::GenerationMemory(dims, c.rollout().max_batch(), dims.max_pos);
-  const model::MemoryEstimate sft = model::TrainingMemory(
+  worker.Add("runtime", kProcessBytes);
+  model::MemoryEstimate sft = model::TrainingMemory(
       dims, std::max<int64_t>(c.sft().batch_tokens(), episode), /*reference_model=*/false);
+  sft.Add("runtime", kProcessBytes);
+  // `dsarl run` evaluates in the learner's process, before and after training.
+  model::MemoryEstimate run_process = learner;
+  if (c.eval().num_tasks() > 0) {
+    run_process.Append(
+        model::GenerationMemory(
+            dims, std::min(c.rollout().max_batch(), c.eval().num_tasks() * c.eval().k()),
+            dims.max_pos),
+        "evaluation ");
+  }
   std::vector<std::string> lines;
   double total = 0;
   auto add = [&](const std::string& who, const model::MemoryEstimate& m, int copies) {
@@ -252,7 +266,7 @@ void CheckMemory(Checker& k, const model::ModelDims& dims, JobCheckReport* repor
   };
   switch (k.role) {
     case JobRole::kRun:
-      add("learner", learner, 1);
+      add("learner", run_process, 1);
       add(absl::StrCat(c.rollout().num_workers(), " rollout worker(s), each"), worker,
           c.rollout().num_workers());
       break;
