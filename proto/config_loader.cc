@@ -206,7 +206,8 @@ void CheckRules(const JobConfig& c, const ConfigLocations& where,
     if (m.num_experts_per_tok() > m.n_routed_experts()) {
       fail("model.num_experts_per_tok must not exceed model.n_routed_experts");
     }
-    if (m.n_routed_experts() % m.n_group() != 0) {
+    // A `--set model.n_group=0` reaches here too (CheckBounds reports it): no division by zero.
+    if (m.n_group() > 0 && m.n_routed_experts() % m.n_group() != 0) {
       fail("model.n_routed_experts must be a multiple of model.n_group");
     }
     if (m.topk_group() > m.n_group()) fail("model.topk_group must not exceed model.n_group");
