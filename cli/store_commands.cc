@@ -1,5 +1,7 @@
 // `dsarl store stats|dump|export`: look inside a job's store. All three open the store read-only
-// (a RocksDB secondary instance), so they work while the job that writes it is running.
+// (a RocksDB secondary instance), so they work while the job that writes it is running, and first
+// check its SST files (present, full size, checksums): a secondary instance would otherwise read a
+// damaged store as an older one and the tools would report success.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +22,7 @@ namespace {
 absl::StatusOr<std::unique_ptr<store::Store>> OpenReader(const std::string& dir) {
   store::OpenOptions options;
   options.read_only = true;
+  options.verify = true;
   return store::Store::Open(dir, options);
 }
 
@@ -45,6 +48,10 @@ absl::StatusOr<int> RunStats(const Args& args) {
   std::cout << absl::StrFormat("  schema        version %d, created by %s at unix ms %d\n",
                                meta.schema_version(), meta.created_by(), meta.created_unix_ms());
   std::cout << absl::StrFormat("  disk          %s\n", Mib(DiskBytes(dir)));
+  const store::VerifyReport& v = store->db().verified();
+  std::cout << absl::StrFormat(
+      "  checked       %d SST files (%s): present, full size, checksums good (%.2f s)\n",
+      v.sst_files, Mib(v.sst_bytes), v.seconds);
   std::cout << absl::StrFormat(
       "  records       %d envs, %d prompts, %d groups, %d trajectories (%d tokens)\n", c.envs(),
       c.prompts(), c.groups(), c.trajectories(), c.trajectory_tokens());
@@ -141,7 +148,9 @@ void RegisterStoreCommands(CommandTable* table) {
           "Opens the store in DIR read-only (safe while a job writes it) and prints its\n"
           "schema version, record counts, disk use and RocksDB's per-column-family\n"
           "sizes, with the number of groups the learner refused (quarantined). Errors name\n"
-          "DIR: missing, corrupt, or of a newer schema.",
+          "DIR: missing, corrupt, or of a newer schema. Every SST file is checked first\n"
+          "(present, of the size the MANIFEST records, every block's checksum); a damaged one\n"
+          "is a DataLoss error naming the file, and the exit status is 1.",
       .positional = {"DIR"},
       .min_positional = 1,
       .run = RunStats});
@@ -154,7 +163,8 @@ void RegisterStoreCommands(CommandTable* table) {
           "ids, log-probs) show their first 8 values unless --full. Index entries are skipped\n"
           "unless --index. Column families: envs, prompts, groups, trajectories, runs, meta,\n"
           "quarantine (groups the learner refused: each with its reason, the time, where it\n"
-          "was caught, and the group as received).",
+          "was caught, and the group as received). The SST files are checked first, as by\n"
+          "store stats: a damaged store is a DataLoss error naming the file, never 0 records.",
       .positional = {"DIR"},
       .min_positional = 1,
       .flags = {FlagSpec{"cf", "column family to print", "prompts"},
@@ -172,7 +182,9 @@ void RegisterStoreCommands(CommandTable* table) {
           "--run/--from-step/--to-step filter groups, trajectories, metrics and checkpoints.\n"
           "Example: dsarl store export runs/x/store --cf trajectories --format jsonl --out "
           "t.jsonl\n"
-          "then pandas.read_json('t.jsonl', lines=True) or DuckDB read_json_auto('t.jsonl').",
+          "then pandas.read_json('t.jsonl', lines=True) or DuckDB read_json_auto('t.jsonl').\n"
+          "The SST files are checked first, as by store stats: a damaged store is a DataLoss\n"
+          "error naming the file, and nothing is written.",
       .positional = {"DIR"},
       .min_positional = 1,
       .flags = {FlagSpec{"cf", "table to export", "trajectories"},

@@ -158,7 +158,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
                                                  : absl::UnavailableError(msg);
     }
   }
-  absl::Status opened = db->OpenRocks(options, exists);
+  absl::Status opened;
+  if (options.verify && exists) {
+    absl::StatusOr<VerifyReport> verified = VerifyStoreFiles(dir);
+    opened = verified.status();
+    if (verified.ok()) db->verified_ = *verified;
+  }
+  if (opened.ok()) opened = db->OpenRocks(options, exists);
   if (opened.ok()) opened = db->CheckOrWriteSchema(create);
   if (absl::IsDataLoss(opened)) {
     return absl::DataLossError(absl::StrCat(opened.message(),

@@ -26,6 +26,7 @@
 #include "proto/data.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "store/verify.h"
 
 namespace dsarl::store {
 
@@ -52,6 +53,11 @@ struct OpenOptions {
   // Open as a reader that never writes and never takes the LOCK, so it can run beside the writer
   // (another process). It sees the store as of Open or the last CatchUp().
   bool read_only = false;
+  // Before opening, check every SST file the MANIFEST lists: present, of its recorded size, every
+  // block's checksum good (VerifyStoreFiles, verify.h). A reader needs it to see damage at all (a
+  // secondary instance silently reads an older state instead); it reads the whole store once, so
+  // the read-only tools ask for it and training does not.
+  bool verify = false;
   // Sync policy and cache size (proto/config.proto).
   proto::StoreConfig config;
 };
@@ -80,7 +86,8 @@ class Database {
   //                       the LOCK is held by another writer; a store whose creation was
   //                       interrupted, opened without create_if_missing (with it, creation
   //                       completes)
-  //   DataLoss            corrupt files (CURRENT, MANIFEST, SST) or an unreadable schema record
+  //   DataLoss            corrupt files (CURRENT, MANIFEST, SST) or an unreadable schema record;
+  //                       with options.verify, a missing, truncated or corrupt SST file, named
   //   ResourceExhausted   the disk is full while creating
   //   Unavailable / other I/O errors from RocksDB
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& dir,
@@ -99,6 +106,8 @@ class Database {
   bool read_only() const { return read_only_; }
   // The schema record read (or written) at Open.
   const proto::StoreMeta& meta() const { return meta_; }
+  // What the check of OpenOptions::verify covered; all zero when it was not asked for.
+  const VerifyReport& verified() const { return verified_; }
 
   // A consistent view for several reads: a RocksDB snapshot for the writer, and for a reader a
   // shared lock that holds off CatchUp (so a thread holding a view must not call CatchUp).
@@ -185,6 +194,7 @@ class Database {
   std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> handles_{};
   std::vector<rocksdb::ColumnFamilyHandle*> extra_handles_;  // CFs of a newer schema, or default
   proto::StoreMeta meta_;
+  VerifyReport verified_;
   mutable std::shared_mutex catch_up_mu_;
   std::atomic<bool> write_failed_{false};  // the last Write failed: Resume() before the next
 };
