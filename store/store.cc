@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -551,6 +552,26 @@ absl::Status Store::ScanStepMetrics(uint64_t run_id, int64_t step_from, int64_t 
                                     const Visitor<proto::StepMetrics>& visit) const {
   return ScanRecords(Cf::kRuns, MetricsKey(run_id, step_from),
                      PrefixEnd(MetricsKey(run_id, step_to)), visit);
+}
+
+absl::StatusOr<uint64_t> Store::DeleteStepMetricsAfter(uint64_t run_id, int64_t step) {
+  if (step == std::numeric_limits<int64_t>::max()) return 0;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Batch batch(*db_);
+  uint64_t removed = 0;
+  RETURN_IF_ERROR(db_->Scan(Cf::kRuns, MetricsKey(run_id, step + 1),
+                            PrefixEnd(MetricsRunPrefix(run_id)),
+                            [&](absl::string_view key, absl::string_view) {
+                              batch.Delete(Cf::kRuns, std::string(key));
+                              ++removed;
+                              return true;
+                            }));
+  RETURN_IF_ERROR(batch.status());
+  if (removed == 0) return 0;
+  proto::StoreCounts counts = counts_;
+  counts.set_step_metrics(counts.step_metrics() - std::min(counts.step_metrics(), removed));
+  RETURN_IF_ERROR(CommitWithCounts(batch.batch(), counts));
+  return removed;
 }
 
 absl::Status Store::PutCheckpoint(const proto::CheckpointRecord& record) {

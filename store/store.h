@@ -134,6 +134,11 @@ class Store {
   // Visits the metrics of `run_id` with step_from <= step <= step_to, in step order.
   absl::Status ScanStepMetrics(uint64_t run_id, int64_t step_from, int64_t step_to,
                                const Visitor<proto::StepMetrics>& visit) const;
+  // Removes the metrics of `run_id` at steps after `step`, all in one atomic write, and returns
+  // how many there were (0: nothing written). For a learner that resumes from its checkpoint at
+  // `step`: the steps after it were trained by a process that stopped before its next checkpoint;
+  // they are trained again, and their metrics written again.
+  absl::StatusOr<uint64_t> DeleteStepMetricsAfter(uint64_t run_id, int64_t step);
   // Inserts or replaces the checkpoint record of (record.run_id, record.step).
   absl::Status PutCheckpoint(const proto::CheckpointRecord& record);
   // Visits the checkpoints of `run_id` in step order.
