@@ -79,7 +79,10 @@ absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobC
   RETURN_IF_ERROR(job->StartTraining(std::move(prompts)));
   RETURN_IF_ERROR(job->Resume());
   RETURN_IF_ERROR(job->weights_->Publish(job->version_));
-  ASSIGN_OR_RETURN(job->metrics_, MetricsWriter::Open(c.output_dir()));
+  // One row per step in metrics.jsonl and the store: those after the checkpoint are trained again.
+  const MetricsOptions mo{
+      .resume_step = job->step_, .store = job->store_.get(), .run_id = job->run_id_};
+  ASSIGN_OR_RETURN(job->metrics_, MetricsWriter::Open(c.output_dir(), mo));
   const std::string listen =
       job->options_.listen.empty() ? c.cluster().learner_listen() : job->options_.listen;
   ASSIGN_OR_RETURN(job->server_,

@@ -8,11 +8,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "base/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/tokenizer.h"
@@ -178,6 +180,29 @@ absl::Status RunWithWorker(LearnerJob* job, const model::ModelDims& dims,
   return s;
 }
 
+// The steps of metrics.jsonl's rows, then those of the store's metrics of `run_id`, in order;
+// a row with an "orphan" value (written by a process whose steps were trained again) fails.
+std::vector<int64_t> MetricsSteps(const std::string& dir, const store::Store& s, uint64_t run_id) {
+  std::vector<int64_t> steps;
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::StatusOr<Json> row = ParseJson(line);
+    EXPECT_TRUE(row.ok()) << row.status() << ": " << line;
+    if (!row.ok()) continue;
+    EXPECT_EQ(row->Find("orphan"), nullptr) << line;
+    EXPECT_NE(row->Find("loss"), nullptr) << line;
+    steps.push_back(row->Find("step")->int_value());
+  }
+  EXPECT_OK(s.ScanStepMetrics(run_id, 0, 1000, [&](const proto::StepMetrics& m) {
+    EXPECT_FALSE(m.values().contains("orphan")) << m.step();
+    EXPECT_TRUE(m.values().contains("loss")) << m.step();
+    steps.push_back(m.step());
+    return true;
+  }));
+  return steps;
+}
+
 TEST(LearnerJob, TrainsResumesAndCountsEveryGroupOnce) {
   const dsarl::testing::ScratchDir scratch("job");
   const std::string& dir = scratch.path();
@@ -190,6 +215,15 @@ TEST(LearnerJob, TrainsResumesAndCountsEveryGroupOnce) {
     ASSERT_OK(RunWithWorker(job.get(), dims));
     EXPECT_EQ(job->step(), 3);
     EXPECT_EQ(job->history().size(), 3u);
+    EXPECT_THAT(MetricsSteps(dir, *job->store(), job->run_id()),
+                ::testing::ElementsAre(1, 2, 3, 1, 2, 3));
+    // What a process that trained step 4 and died before checkpointing it would have left.
+    proto::StepMetrics orphan;
+    orphan.set_run_id(job->run_id());
+    orphan.set_step(4);
+    (*orphan.mutable_values())["orphan"] = 1;
+    ASSERT_OK(job->store()->PutStepMetrics(orphan));
+    std::ofstream(dir + "/metrics.jsonl", std::ios::app) << "{\"step\":4,\"orphan\":1}\n";
   }
   // The same job with more steps resumes from its last checkpoint (step 3).
   c.mutable_learner()->set_total_steps(6);
@@ -207,7 +241,10 @@ TEST(LearnerJob, TrainsResumesAndCountsEveryGroupOnce) {
     return true;
   }));
   for (int s = 1; s <= 6; ++s) EXPECT_EQ(per_step[s], 4) << "step " << s;
-  EXPECT_TRUE(std::filesystem::exists(dir + "/metrics.jsonl"));
+  // One metrics row per step in metrics.jsonl and in the store: step 4 is the resumed process's.
+  EXPECT_THAT(MetricsSteps(dir, *job->store(), job->run_id()),
+              ::testing::ElementsAre(1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6));
+  EXPECT_EQ(job->store()->Counts().step_metrics(), 6u);
   EXPECT_TRUE(std::filesystem::exists(dir + "/checkpoints/step_000006/model.safetensors"));
 }
 
