@@ -60,6 +60,27 @@ bool AllRewardsEqual(const proto::Group& g) {
   return true;
 }
 
+// Adds a trained step (its report, the groups trained and those skipped) to `totals`.
+void AddToTotals(const StepReport& r, const std::vector<proto::Group>& groups,
+                 const std::vector<proto::Group>& uniform, TrainingTotals* totals) {
+  ++totals->steps;
+  totals->tokens += r.tokens;
+  totals->uniform_groups += uniform.size();
+  for (const auto* set : {&groups, &uniform}) {
+    for (const proto::Group& g : *set) {
+      ++totals->groups;
+      for (const proto::Trajectory& t : g.trajectories()) {
+        ++totals->episodes;
+        if (t.infra_error().empty() && t.finish_reason() != proto::FINISH_INFRA_ERROR) continue;
+        ++totals->infra_errors;
+        if (totals->example_infra_error.empty()) {
+          totals->example_infra_error = t.infra_error().empty() ? "(no message)" : t.infra_error();
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobConfig& config,
@@ -436,6 +457,7 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Report(report, groups, uniform, secs, oldest);
+    AddToTotals(report, groups, uniform, &totals_);
     step_dropped_ = 0;
     if (cs.infra_errors > 0) {
       DSARL_LOG_WARN("learner: step {}: {} trajectories with infrastructure errors left out", step_,
@@ -448,6 +470,27 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
   if (!last.ok() || last->step() != step_) RETURN_IF_ERROR(Checkpoint());
   if (step_ >= lc.total_steps()) state_->SetFinished();
   return absl::OkStatus();
+}
+
+absl::Status LearnerJob::CheckLearned() const {
+  const TrainingTotals& t = totals_;
+  if (t.steps == 0 || t.tokens > 0) return absl::OkStatus();
+  std::string why;
+  if (t.episodes > 0 && t.infra_errors == t.episodes) {
+    why = absl::StrFormat(
+        "every one of the %d episodes was an infrastructure error (the environments, the "
+        "rewards or the model's context failed them, not the policy); e.g.: %s",
+        t.episodes, t.example_infra_error);
+  } else {
+    why = absl::StrFormat(
+        "%d of %d episodes (%.1f%%) were infrastructure errors%s; %d of %d groups "
+        "had all-equal rewards and were skipped (learner.skip_uniform_groups)",
+        t.infra_errors, t.episodes, 100.0 * t.infra_errors / std::max<int64_t>(t.episodes, 1),
+        t.example_infra_error.empty() ? "" : " (e.g.: " + t.example_infra_error + ")",
+        t.uniform_groups, t.groups);
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("learner: trained 0 tokens in ", t.steps, " steps: ", why));
 }
 
 }  // namespace dsarl::learner

@@ -36,6 +36,16 @@ struct LearnerJobOptions {
   std::function<void(const std::string&)> progress;  // one line per step (default: stderr)
 };
 
+// What Run trained in this process: enough to tell a run that learned from nothing.
+struct TrainingTotals {
+  int64_t steps = 0;                       // steps trained
+  int64_t tokens = 0;                      // tokens the trainer forwarded in them
+  int64_t episodes = 0;                    // trajectories of the groups drawn for them
+  int64_t infra_errors = 0;                // of those, infrastructure errors
+  int64_t groups = 0, uniform_groups = 0;  // groups drawn; of those, skipped for equal rewards
+  std::string example_infra_error;         // the first one seen
+};
+
 class LearnerJob {
  public:
   // Errors: the store's (naming the directory), FailedPrecondition when the store has no training
@@ -55,6 +65,13 @@ class LearnerJob {
   // Trains until learner.total_steps steps are done (OK), or `stop` turns true (OK, after a
   // checkpoint). Then tells workers the job is finished.
   absl::Status Run(const std::atomic<bool>& stop);
+
+  // What Run has trained in this process so far.
+  const TrainingTotals& totals() const { return totals_; }
+  // OK when this process trained tokens, or no step at all. FailedPrecondition when it trained
+  // steps on no tokens, naming the cause: the share of episodes that were infrastructure errors
+  // (with one of them), and the groups skipped because their rewards were all equal.
+  absl::Status CheckLearned() const;
 
   // The metrics of every step trained by this process, in order.
   const std::vector<std::map<std::string, double>>& history() const { return history_; }
@@ -113,6 +130,7 @@ class LearnerJob {
   std::unique_ptr<LearnerServer> server_;
   std::unique_ptr<MetricsWriter> metrics_;
   std::vector<std::map<std::string, double>> history_;
+  TrainingTotals totals_;
   IntakeLimits intake_;   // the job's (max_policy_version unset)
   int step_dropped_ = 0;  // groups quarantined by training during the current step
   int64_t step_ = 0;
