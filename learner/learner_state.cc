@@ -64,6 +64,11 @@ int LearnerState::ReturnLeases(const std::string& worker, const std::vector<std:
   return scheduler_->Return(worker, ids);
 }
 
+int LearnerState::ReturnAllLeases(const std::string& worker) {
+  std::lock_guard<std::mutex> l(mu_);
+  return scheduler_->ReturnAll(worker);
+}
+
 int64_t LearnerState::MinPolicyVersion(const proto::Group& g) {
   int64_t v = INT64_MAX;
   for (const auto& t : g.trajectories()) {

@@ -40,6 +40,9 @@ class LearnerState {
   absl::StatusOr<proto::LeaseResponse> Lease(const std::string& worker, int max_prompts);
   // Returns those of `lease_ids` that `worker` holds; how many.
   int ReturnLeases(const std::string& worker, const std::vector<std::string>& lease_ids);
+  // Not for the service: a supervisor that saw `worker`'s process end gives back all its leases
+  // at once, instead of letting them expire; how many.
+  int ReturnAllLeases(const std::string& worker);
   // Outcomes: ACCEPTED (stored durably, queued for training), DUPLICATE (already stored), STALE
   // (too old a policy; the prompt is re-queued), UNKNOWN_LEASE. Errors: PermissionDenied when
   // another worker holds the lease, InvalidArgument for a group that does not match its lease

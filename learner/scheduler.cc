@@ -93,6 +93,20 @@ int PromptScheduler::Return(const std::string& worker, const std::vector<std::st
   return n;
 }
 
+int PromptScheduler::ReturnAll(const std::string& worker) {
+  int n = 0;
+  for (auto it = leases_.begin(); it != leases_.end();) {
+    if (it->second.worker != worker) {
+      ++it;
+      continue;
+    }
+    retry_.push_back(it->second.prompt_id);
+    it = leases_.erase(it);
+    ++n;
+  }
+  return n;
+}
+
 int PromptScheduler::leased_by(const std::string& worker) const {
   int n = 0;
   for (const auto& [id, l] : leases_) n += l.worker == worker;

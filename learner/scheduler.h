@@ -47,6 +47,8 @@ class PromptScheduler {
   // Gives back those of `lease_ids` that `worker` holds (it will not finish them); returns how
   // many were returned. Leases of other identities are left alone.
   int Return(const std::string& worker, const std::vector<std::string>& lease_ids);
+  // Gives back every lease `worker` holds (its process is known to be gone); how many.
+  int ReturnAll(const std::string& worker);
   // Puts a prompt back in the retry queue (e.g. its group was refused as stale).
   void Requeue(uint64_t prompt_id);
   // Moves leases whose deadline passed back to the retry queue; returns how many.

@@ -47,6 +47,22 @@ TEST(Scheduler, ExpiredAndReturnedLeasesComeBackWithANewAttempt) {
   EXPECT_FALSE(s.Complete(late[0].lease_id, "w3", late[0].prompt_id, late[0].attempt).ok());
 }
 
+TEST(Scheduler, ReturnAllGivesBackEveryLeaseOfOneWorkerOnly) {
+  PromptScheduler s({1, 2, 3, 4}, 1, 1000);
+  auto dead = s.Lease("w1", 2, 0);
+  auto alive = s.Lease("w2", 1, 0);
+  EXPECT_EQ(s.ReturnAll("w1"), 2);
+  EXPECT_EQ(s.leased_by("w1"), 0);
+  EXPECT_EQ(s.leased_by("w2"), 1);
+  EXPECT_EQ(s.ReturnAll("w1"), 0);
+  // The returned prompts come first, long before their leases would have expired.
+  auto next = s.Lease("w1", 2, 10);
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(std::set<uint64_t>({next[0].prompt_id, next[1].prompt_id}),
+            std::set<uint64_t>({dead[0].prompt_id, dead[1].prompt_id}));
+  EXPECT_TRUE(s.Complete(alive[0].lease_id, "w2", alive[0].prompt_id, alive[0].attempt).ok());
+}
+
 TEST(Scheduler, RestoreContinuesTheOrder) {
   PromptScheduler s({1, 2, 3, 4}, 3, 1000);
   auto first = s.Lease("w", 3, 0);
