@@ -13,6 +13,7 @@
 #include "cli/job_check.h"
 #include "cli/job_setup.h"
 #include "cli/signals.h"
+#include "cli/worker_spawn.h"
 #include "learner/lm_stages.h"
 #include "learner/sft_data.h"
 #include "model/backend.h"
@@ -61,6 +62,8 @@ absl::StatusOr<proto::JobConfig> Config(const Args& args, JobRole role) {
 }
 
 absl::StatusOr<int> Rollout(const Args& args) {
+  // Started by `dsarl run`: exit when it does (cli/worker_spawn.h). First, before any work.
+  RETURN_IF_ERROR(ExitWithParent());
   ASSIGN_OR_RETURN(proto::JobConfig c, Config(args, JobRole::kRollout));
   if (args.Get("learner").empty())
     return absl::InvalidArgumentError("--learner HOST:PORT is required");

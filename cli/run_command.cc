@@ -1,9 +1,10 @@
 // `dsarl run --config X`: the whole job on this machine. Synthesizes the environments (once), runs
 // the SFT warm start (once), evaluates the held-out tasks, starts the learner in this process and
-// N rollout workers as child processes, supervises them (a dead worker is restarted), and
-// evaluates again at the end. Ctrl-C stops cleanly; the same command resumes.
+// N rollout workers as child processes, supervises them (cli/supervisor.h: a dead worker is
+// restarted, one that keeps failing stops the run; cli/worker_spawn.h: workers die with this
+// process), and evaluates again at the end. A run that trained no tokens fails. Ctrl-C stops
+// cleanly; the same command resumes.
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +22,8 @@
 #include "cli/commands.h"
 #include "cli/job_setup.h"
 #include "cli/signals.h"
+#include "cli/supervisor.h"
+#include "cli/worker_spawn.h"
 #include "learner/learner_job.h"
 #include "model/backend.h"
 #include "model/checkpoint.h"
@@ -30,84 +33,67 @@
 namespace dsarl::cli {
 namespace {
 
-// Peak resident set of a process from /proc/PID/status (VmHWM), in MiB; 0 when unreadable.
-double PeakRssMiB(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
-
 std::string SelfExe() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? "dsarl" : p.string();
 }
 
-struct WorkerProc {
-  pid_t pid = -1;
-  int restarts = 0;
-  double peak_rss_mib = 0;
-};
-
-// How `dsarl run` starts a worker: the same config and overrides, the learner's port, a log file
-// per worker under the output directory, and its own token of the job's secret in its environment
-// (DSARL_TOKEN: not on its command line, where ps would show it to every user).
-struct WorkerLaunch {
-  std::string config_path;
-  std::vector<std::string> sets;
-  int port = 0;
-  std::string output_dir;
-  std::string job_secret;
-
-  // Forks and execs worker `index`; returns its pid (-1 when fork fails).
-  pid_t Spawn(int index) const;
-};
-
-// This process's environment without DSARL_TOKEN(_FILE), plus DSARL_TOKEN=`token`.
+// This process's environment without DSARL_TOKEN(_FILE) and the lifeline's variables (the
+// supervisor adds each worker's own), plus DSARL_TOKEN=`token`.
 std::vector<std::string> WorkerEnvironment(const std::string& token) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string_view v(*e);
-    if (v.rfind("DSARL_TOKEN=", 0) == 0 || v.rfind("DSARL_TOKEN_FILE=", 0) == 0) continue;
+    const std::string_view name = v.substr(0, v.find('='));
+    if (name == "DSARL_TOKEN" || name == "DSARL_TOKEN_FILE" || name == kParentPidEnv ||
+        name == kParentFdEnv) {
+      continue;
+    }
     env.emplace_back(v);
   }
   env.push_back("DSARL_TOKEN=" + token);
   return env;
 }
 
-pid_t WorkerLaunch::Spawn(int index) const {
-  const std::string log_path = absl::StrCat(output_dir, "/worker-", index, ".log");
-  // Everything the child needs is made before fork: the parent has threads.
-  std::vector<std::string> env =
-      WorkerEnvironment(rpc::WorkerToken(job_secret, absl::StrCat("worker-", index)).value());
-  std::vector<char*> cenv;
-  for (auto& e : env) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  // Child: its own log file, then exec the worker.
-  FILE* log = std::fopen(log_path.c_str(), "a");
-  if (log != nullptr) {
-    dup2(fileno(log), STDOUT_FILENO);
-    dup2(fileno(log), STDERR_FILENO);
+// How `dsarl run` starts a worker: the same config and overrides, the learner's port, a log file
+// per worker under the output directory, and its own token of the job's secret in its environment
+// (DSARL_TOKEN: not on its command line, where ps would show it to every user).
+struct WorkerLaunch {
+  std::string exe;
+  std::string config_path;
+  std::vector<std::string> sets;
+  int port = 0;
+  std::string output_dir;
+  std::vector<std::string> tokens;  // one per worker
+
+  // Everything worker `index` is started with, made before it is spawned.
+  SpawnSpec Spec(int index) const {
+    const std::string id = absl::StrCat("worker-", index);
+    SpawnSpec spec;
+    spec.argv = {exe,           "rollout",   "--config",
+                 config_path,   "--learner", absl::StrCat("127.0.0.1:", port),
+                 "--worker-id", id,          "--give-up-after",
+                 "120"};
+    for (const auto& s : sets) {
+      spec.argv.push_back("--set");
+      spec.argv.push_back(s);
+    }
+    spec.env = WorkerEnvironment(tokens[index]);
+    spec.log_path = absl::StrCat(output_dir, "/", id, ".log");
+    return spec;
   }
-  std::vector<std::string> argv = {SelfExe(),         "rollout",
-                                   "--config",        config_path,
-                                   "--learner",       absl::StrCat("127.0.0.1:", port),
-                                   "--worker-id",     absl::StrCat("worker-", index),
-                                   "--give-up-after", "120"};
-  for (const auto& s : sets) {
-    argv.push_back("--set");
-    argv.push_back(s);
+};
+
+absl::StatusOr<WorkerLaunch> MakeLaunch(const std::string& config_path,
+                                        const std::vector<std::string>& sets, int port,
+                                        const proto::JobConfig& c, const std::string& secret) {
+  WorkerLaunch launch{SelfExe(), config_path, sets, port, c.output_dir(), {}};
+  for (int i = 0; i < c.rollout().num_workers(); ++i) {
+    ASSIGN_OR_RETURN(std::string token, rpc::WorkerToken(secret, absl::StrCat("worker-", i)));
+    launch.tokens.push_back(std::move(token));
   }
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  execve(cargv[0], cargv.data(), cenv.data());
-  _exit(127);
+  return launch;
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -148,61 +134,42 @@ absl::Status EvaluateBefore(const proto::JobConfig& c, const std::string& before
   return absl::OkStatus();
 }
 
-// Restarts the workers that died while the learner still needs them, until it is done.
-void SuperviseWorkers(const WorkerLaunch& launch, const std::atomic<bool>& stop,
-                      const std::atomic<bool>& learner_done, std::vector<WorkerProc>* workers) {
+// Runs the learner on a thread and supervises the workers on this one (the thread that spawns
+// them must outlive them: cli/worker_spawn.h) until the learner returns. A signal, or a worker
+// the supervisor gives up on, stops the learner, which checkpoints. Then stops the workers: they
+// see "finished" on their next lease; otherwise (and on Ctrl-C, where they got the signal too)
+// they are sent SIGTERM. Returns the supervisor's error when it gave up, else the learner's status.
+absl::Status TrainWithWorkers(learner::LearnerJob* job, Supervisor* supervisor,
+                              const std::atomic<bool>& stop) {
+  std::atomic<bool> learner_stop{false};
+  std::atomic<bool> learner_done{false};
+  absl::Status learner_status;
+  std::thread learner([&] {
+    learner_status = job->Run(learner_stop);
+    learner_done = true;
+  });
+  absl::Status workers_status;
   while (!learner_done.load()) {
-    for (size_t i = 0; i < workers->size(); ++i) {
-      WorkerProc& w = (*workers)[i];
-      w.peak_rss_mib = std::max(w.peak_rss_mib, PeakRssMiB(w.pid));
-      int status = 0;
-      if (waitpid(w.pid, &status, WNOHANG) == w.pid) {
-        if (stop.load() || learner_done.load()) continue;
-        DSARL_LOG_WARN("worker {} (pid {}) exited ({}); restarting", i, w.pid,
-                       WIFSIGNALED(status) ? absl::StrCat("signal ", WTERMSIG(status))
-                                           : absl::StrCat("status ", WEXITSTATUS(status)));
-        ++w.restarts;
-        w.pid = launch.Spawn(i);
+    if (stop.load()) {
+      learner_stop = true;
+    } else if (workers_status.ok()) {
+      workers_status = supervisor->Poll();
+      if (!workers_status.ok()) {
+        DSARL_LOG_ERROR("run: a worker keeps failing; stopping the learner");
+        learner_stop = true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-}
-
-// Workers see "finished" on their next lease; on Ctrl-C they got the signal too. Gives them a
-// moment, then makes sure.
-void StopWorkers(const std::atomic<bool>& stop, std::vector<WorkerProc>* workers) {
-  for (WorkerProc& w : *workers) {
-    if (stop.load()) kill(w.pid, SIGTERM);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  for (WorkerProc& w : *workers) {
-    int status;
-    while (waitpid(w.pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        kill(w.pid, SIGKILL);
-        waitpid(w.pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-}
-
-// Runs the learner in this process and the workers as children until the learner returns, then
-// stops the workers. Returns the learner's status.
-absl::Status TrainWithWorkers(learner::LearnerJob* job, const WorkerLaunch& launch,
-                              const std::atomic<bool>& stop, std::vector<WorkerProc>* workers) {
-  for (size_t i = 0; i < workers->size(); ++i) (*workers)[i].pid = launch.Spawn(i);
-  std::atomic<bool> learner_done{false};
-  absl::Status learner_status;
-  std::thread learner([&] {
-    learner_status = job->Run(stop);
-    learner_done = true;
-  });
-  SuperviseWorkers(launch, stop, learner_done, workers);
   learner.join();
-  StopWorkers(stop, workers);
+  supervisor->Stop(/*terminate=*/stop.load() || !workers_status.ok() || !learner_status.ok(),
+                   /*grace_s=*/15);
+  if (!workers_status.ok()) {
+    return absl::Status(
+        workers_status.code(),
+        absl::StrCat(workers_status.message(), "\nThe learner checkpointed at step ", job->step(),
+                     "; once the cause is fixed, the same command resumes."));
+  }
   return learner_status;
 }
 
@@ -267,17 +234,34 @@ absl::StatusOr<int> Run(const Args& args) {
   lo.security.job_secret = rpc::NewJobSecret();
   RETURN_IF_ERROR(rpc::WriteSecretFile(c.output_dir() + "/job.secret", lo.security.job_secret));
   ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(c, lo));
-  const WorkerLaunch launch{args.Get("config"), sets, job->port(), c.output_dir(),
-                            lo.security.job_secret};
-  std::vector<WorkerProc> workers(c.rollout().num_workers());
-  RETURN_IF_ERROR(TrainWithWorkers(job.get(), launch, stop, &workers));
-  const std::string report = ResourceReport(*job, workers, SecondsSince(t_start));
+  ASSIGN_OR_RETURN(WorkerLaunch launch,
+                   MakeLaunch(args.Get("config"), sets, job->port(), c, lo.security.job_secret));
+  SupervisorOptions so;
+  so.max_failures = c.rollout().max_worker_failures();
+  so.failure_window_s = c.rollout().worker_failure_window_s();
+  // The supervisor reaped the worker, so its process is gone: its leases go back at once (the
+  // restarted worker has the same identity, and the per-worker cap would count them).
+  learner::LearnerState* state = job->state();
+  auto give_back_leases = [state](int i) {
+    const std::string id = absl::StrCat("worker-", i);
+    const int n = state->ReturnAllLeases(id);
+    if (n > 0) DSARL_LOG_INFO("run: {} leases of {} went back to the queue", n, id);
+  };
+  ASSIGN_OR_RETURN(auto supervisor,
+                   Supervisor::Start(
+                       c.rollout().num_workers(), [launch](int i) { return launch.Spec(i); }, so,
+                       give_back_leases));
+  const absl::Status trained = TrainWithWorkers(job.get(), supervisor.get(), stop);
+  const std::string report = ResourceReport(*job, supervisor->workers(), SecondsSince(t_start));
   std::cout << report << "\n";
   summary << report << "\n";
+  RETURN_IF_ERROR(trained);
   if (stop.load()) {
     std::cout << "stopped; run the same command to resume\n";
     return 130;
   }
+  // A run that trained nothing (every episode an infrastructure error, say) is not a success.
+  RETURN_IF_ERROR(job->CheckLearned());
   // The evaluation opens the store itself: keep the trained weights and close the learner first.
   auto final_policy = std::make_unique<model::Transformer>(job->policy().dims());
   std::copy_n(job->policy().params(), job->policy().table().total_floats(), final_policy->params());
@@ -296,14 +280,17 @@ void RegisterRunCommand(CommandTable* table) {
       .name = "run",
       .summary = "run a whole job on this machine: synthesize, SFT, evaluate, GRPO, evaluate",
       .description =
-          "Synthesizes the configured environments into OUTPUT_DIR/store (once), runs the SFT "
-          "warm\n"
-          "start (once; OUTPUT_DIR/sft), evaluates held-out pass@1, starts the learner and\n"
-          "rollout.num_workers worker processes on loopback (a dead worker is restarted),\n"
-          "trains, and evaluates again. Each job makes a fresh secret (OUTPUT_DIR/job.secret,\n"
-          "mode 0600) and gives each worker its own token of it: nothing else on the machine\n"
-          "can call the learner. Progress on stderr; metrics in OUTPUT_DIR/metrics.jsonl\n"
-          "and OUTPUT_DIR/tensorboard. Ctrl-C stops cleanly; the same command resumes.",
+          "Synthesizes the configured environments into OUTPUT_DIR/store (once), runs the SFT\n"
+          "warm start (once; OUTPUT_DIR/sft), evaluates held-out pass@1, starts the learner and\n"
+          "rollout.num_workers worker processes on loopback, trains, and evaluates again.\n"
+          "A worker that exits is restarted; one that fails rollout.max_worker_failures times\n"
+          "within rollout.worker_failure_window_s stops the run (exit 1) with the last lines\n"
+          "of its log, OUTPUT_DIR/worker-I.log. Workers exit when this process dies, however\n"
+          "it dies. A run that trains no tokens (every episode an infrastructure error, say)\n"
+          "exits 1 and says why. Each job makes a fresh secret (OUTPUT_DIR/job.secret, mode\n"
+          "0600) and gives each worker its own token of it: nothing else on the machine can\n"
+          "call the learner. Progress on stderr; metrics in OUTPUT_DIR/metrics.jsonl and\n"
+          "OUTPUT_DIR/tensorboard. Ctrl-C stops cleanly; the same command resumes.",
       .flags = {FlagSpec{"config", "job config", ""},
                 FlagSpec{"set", "override a config field: path.to.field=value", "", false, true}},
       .run = Run});
