@@ -46,6 +46,8 @@ void RegisterLearnerCommand(CommandTable* table) {
         std::cout << "learner listening on " << job->port() << std::endl;
         RETURN_IF_ERROR(job->Run(stop));
         std::cout << "learner finished at step " << job->step() << std::endl;
+        // A run that trained nothing (every episode an infrastructure error, say) is no success.
+        if (!stop.load()) RETURN_IF_ERROR(job->CheckLearned());
         return 0;
       }};
   for (FlagSpec& f : LearnerSecurityFlags()) learner.flags.push_back(std::move(f));
