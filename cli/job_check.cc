@@ -182,26 +182,19 @@ absl::StatusOr<std::vector<proto::Prompt>> JobPrompts(const proto::JobConfig& c,
       return prompts;
     }
   }
-  envs::SynthesisOptions o;
-  o.categories.assign(c.envs().categories().begin(), c.envs().categories().end());
-  o.envs_per_category = c.envs().envs_per_category();
-  o.tasks_per_env = c.envs().tasks_per_env();
-  o.min_level = c.envs().min_difficulty();
-  o.max_level = c.envs().max_difficulty();
-  o.seed = c.seed();
-  o.heldout_fraction = c.envs().heldout_fraction();
-  ASSIGN_OR_RETURN(envs::SynthesisResult r, envs::Synthesize(factory.registry(), o));
+  ASSIGN_OR_RETURN(envs::SynthesisResult r,
+                   envs::Synthesize(factory.registry(), SynthesisOptionsOf(c)));
   return std::move(r.prompts);
 }
 
 // Tasks to train on exist, and the longest prompt plus rollout.max_new_tokens fits the context.
 void CheckPrompts(Checker& k, const envs::EnvFactory& factory, const model::ModelDims& dims,
-                  JobCheckReport* report) {
+                  bool synthesize, JobCheckReport* report) {
   if (!k.Runs({JobRole::kRun, JobRole::kLearner, JobRole::kSft, JobRole::kEval})) return;
   // The learner does not synthesize: without a store it stops with its own message.
-  auto prompts = JobPrompts(k.c, factory, k.role != JobRole::kLearner);
+  auto prompts = JobPrompts(k.c, factory, synthesize && k.role != JobRole::kLearner);
   if (!prompts.ok()) return k.Fail("envs", prompts.status().message());
-  if (prompts->empty() && k.role == JobRole::kLearner) return;
+  if (prompts->empty() && (k.role == JobRole::kLearner || !synthesize)) return;
   int longest = 0, training = 0, heldout = 0;
   for (const proto::Prompt& p : *prompts) {
     auto tokens = rollout::PromptTokens(p);
@@ -305,7 +298,8 @@ void CheckMemory(Checker& k, const model::ModelDims& dims, JobCheckReport* repor
 
 }  // namespace
 
-absl::Status CheckJob(const proto::LoadedJobConfig& job, JobRole role, JobCheckReport* report) {
+absl::Status CheckJob(const proto::LoadedJobConfig& job, JobRole role, JobCheckReport* report,
+                      bool synthesize) {
   Checker k{job.config, job.locations, role, {}, {}};
   CheckPaths(k);
   CheckAddresses(k);
@@ -320,21 +314,41 @@ absl::Status CheckJob(const proto::LoadedJobConfig& job, JobRole role, JobCheckR
   std::unique_ptr<envs::EnvFactory> factory = plugins_ok ? CheckCategories(k) : nullptr;
   CheckRewards(k);
   const bool names_ok = k.errors.empty();
-  if (dims.ok() && factory != nullptr && names_ok) CheckPrompts(k, *factory, *dims, report);
+  if (dims.ok() && factory != nullptr && names_ok) {
+    CheckPrompts(k, *factory, *dims, synthesize, report);
+  }
   if (dims.ok()) CheckMemory(k, *dims, report);
   report->warnings = k.warnings;
   if (k.errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(k.errors, "\n"));
 }
 
+absl::Status CheckJobPrompts(const proto::LoadedJobConfig& job, JobRole role) {
+  Checker k{job.config, job.locations, role, {}, {}};
+  ASSIGN_OR_RETURN(model::ModelDims dims, JobDims(job.config));
+  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(job.config.envs()));
+  JobCheckReport report;
+  CheckPrompts(k, *factory, dims, /*synthesize=*/false, &report);
+  for (const std::string& w : k.warnings) std::cerr << "warning: " << w << "\n";
+  if (k.errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(k.errors, "\n"));
+}
+
+absl::StatusOr<proto::LoadedJobConfig> LoadCheckedJob(const std::string& path,
+                                                      const std::vector<std::string>& overrides,
+                                                      JobRole role, bool synthesize) {
+  ASSIGN_OR_RETURN(proto::LoadedJobConfig job, proto::LoadJobConfigWithLocations(path, overrides));
+  JobCheckReport report;
+  absl::Status s = CheckJob(job, role, &report, synthesize);
+  for (const std::string& w : report.warnings) std::cerr << "warning: " << w << "\n";
+  RETURN_IF_ERROR(s);
+  return job;
+}
+
 absl::StatusOr<proto::JobConfig> LoadCheckedJobConfig(const std::string& path,
                                                       const std::vector<std::string>& overrides,
                                                       JobRole role) {
-  ASSIGN_OR_RETURN(proto::LoadedJobConfig job, proto::LoadJobConfigWithLocations(path, overrides));
-  JobCheckReport report;
-  absl::Status s = CheckJob(job, role, &report);
-  for (const std::string& w : report.warnings) std::cerr << "warning: " << w << "\n";
-  RETURN_IF_ERROR(s);
+  ASSIGN_OR_RETURN(proto::LoadedJobConfig job, LoadCheckedJob(path, overrides, role, true));
   return std::move(job.config);
 }
 

@@ -36,13 +36,24 @@ struct JobCheckReport {
 
 // Runs every check of `role`. InvalidArgument listing each failure as "file:line:col: field:
 // message"; the report is filled either way.
-absl::Status CheckJob(const proto::LoadedJobConfig& job, JobRole role, JobCheckReport* report);
+// Without `synthesize`, the prompt checks use the store only (none when it does not exist yet):
+// `dsarl run` then checks the prompts with CheckJobPrompts once it has synthesized them, rather
+// than synthesizing twice.
+absl::Status CheckJob(const proto::LoadedJobConfig& job, JobRole role, JobCheckReport* report,
+                      bool synthesize = true);
+
+// The prompt checks alone, against the tasks in the store (warnings go to stderr).
+absl::Status CheckJobPrompts(const proto::LoadedJobConfig& job, JobRole role);
 
 // LoadJobConfigWithLocations, then CheckJob; prints the warnings to stderr. What every job command
 // calls to read its config.
 absl::StatusOr<proto::JobConfig> LoadCheckedJobConfig(const std::string& path,
                                                       const std::vector<std::string>& overrides,
                                                       JobRole role);
+// The same, keeping the locations (for CheckJobPrompts); see CheckJob for `synthesize`.
+absl::StatusOr<proto::LoadedJobConfig> LoadCheckedJob(const std::string& path,
+                                                      const std::vector<std::string>& overrides,
+                                                      JobRole role, bool synthesize);
 
 }  // namespace dsarl::cli
 

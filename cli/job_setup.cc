@@ -19,9 +19,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenJobStore(const proto::JobConfi
   return store::Store::Open(config.output_dir() + "/store", o);
 }
 
-absl::Status EnsureEnvironments(const proto::JobConfig& c, store::Store* store) {
-  if (store->Counts().envs() > 0) return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
+envs::SynthesisOptions SynthesisOptionsOf(const proto::JobConfig& c) {
   envs::SynthesisOptions o;
   o.categories.assign(c.envs().categories().begin(), c.envs().categories().end());
   o.envs_per_category = c.envs().envs_per_category();
@@ -30,7 +28,14 @@ absl::Status EnsureEnvironments(const proto::JobConfig& c, store::Store* store) 
   o.max_level = c.envs().max_difficulty();
   o.seed = c.seed();
   o.heldout_fraction = c.envs().heldout_fraction();
-  ASSIGN_OR_RETURN(envs::SynthesisResult r, envs::Synthesize(factory->registry(), o));
+  return o;
+}
+
+absl::Status EnsureEnvironments(const proto::JobConfig& c, store::Store* store) {
+  if (store->Counts().envs() > 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
+  ASSIGN_OR_RETURN(envs::SynthesisResult r,
+                   envs::Synthesize(factory->registry(), SynthesisOptionsOf(c)));
   RETURN_IF_ERROR(envs::WriteToStore(r, store));
   std::cout << absl::StrFormat("synthesized %d environments and %d tasks in %.1f s\n",
                                r.report.total_envs, r.report.total_tasks, r.report.seconds);

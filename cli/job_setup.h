@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "envs/factory.h"
+#include "envs/synthesis.h"
 #include "proto/config.pb.h"
 #include "rewards/composer.h"
 #include "rollout/eval.h"
@@ -19,6 +20,9 @@ namespace dsarl::cli {
 
 absl::StatusOr<std::unique_ptr<store::Store>> OpenJobStore(const proto::JobConfig& config,
                                                            bool read_only = false);
+
+// What synthesis makes for the config: its categories, counts, difficulties, seed, held-out share.
+envs::SynthesisOptions SynthesisOptionsOf(const proto::JobConfig& config);
 
 // Synthesizes the config's categories into the store when it holds no environments; prints what
 // it made. OK and nothing printed when the store already has environments.

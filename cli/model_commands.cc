@@ -134,6 +134,14 @@ absl::StatusOr<int> Score(const Args& args) {
       b.seq_start.push_back(b.tokens.size());
     }
     ASSIGN_OR_RETURN(model::ForwardResult r, m->Forward(b, opts));
+    for (float lp : r.logp) {
+      if (!std::isfinite(lp)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(args.Get("checkpoint"),
+                         ": the model's log-probabilities are not finite (weights that overflow?); "
+                         "nothing scored"));
+      }
+    }
     for (size_t s = first; s < next; ++s) {
       const int begin = b.seq_start[s - first], end = b.seq_start[s - first + 1];
       Json lp = Json::Array();

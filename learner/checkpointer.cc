@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -46,11 +47,8 @@ absl::Status WriteState(const std::string& dir, const CheckpointState& state) {
 // The state in DIR/learner_state.json; `step` when the file has none.
 absl::StatusOr<CheckpointState> ReadState(const std::string& dir, int64_t step) {
   const std::string path = dir + kStateFile;
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<Json> st = ParseJson(text.str());
+  ASSIGN_OR_RETURN(std::string text, ReadFileBounded(path, kMaxTextFileBytes, "learner state"));
+  absl::StatusOr<Json> st = ParseJson(text);
   if (!st.ok()) return Annotate(st.status(), path);
   CheckpointState s;
   s.step = st->Find("step") ? st->Find("step")->int_value() : step;

@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 
 namespace dsarl::rpc {
 namespace {
@@ -51,11 +52,7 @@ std::string Mac(absl::string_view secret, absl::string_view name) {
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFileBounded(path, kMaxTextFileBytes, what);
 }
 
 // The token of a call's "authorization: Bearer TOKEN" metadata; Unauthenticated when absent.
