@@ -111,7 +111,7 @@ probe("config is a directory", ["config", "check", TMP], r"is a directory")
 
 # The model from the command line.
 ck = os.path.join(TMP, "ck")
-subprocess.run([DSARL, "model", "init", "--out", ck], check=True, capture_output=True)
+subprocess.run([DSARL, "model", "init", "--config", Q, "--out", ck], check=True, capture_output=True)
 with open(os.path.join(TMP, "lines.txt"), "w") as f:
     f.write("hello\n")
 probe("generate --samples 1e8", ["generate", "--checkpoint", ck, "--prompt", "hi", "--samples",
