@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
+#include "cli/job_check.h"
 #include "cli/job_setup.h"
 #include "cli/signals.h"
 #include "cli/supervisor.h"
@@ -102,12 +103,20 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 // The stages GRPO starts from, each done once per output directory: the environments, and the SFT
 // warm start, whose checkpoint then becomes the model (in `c`, and in `sets` for the workers).
-absl::Status PrepareEnvsAndModel(proto::JobConfig* c, std::vector<std::string>* sets) {
-  std::filesystem::create_directories(c->output_dir());
+absl::Status PrepareEnvsAndModel(const proto::LoadedJobConfig& job, proto::JobConfig* c,
+                                 std::vector<std::string>* sets) {
+  std::error_code ec;
+  std::filesystem::create_directories(c->output_dir(), ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("output_dir '", c->output_dir(), "': cannot create it: ", ec.message()));
+  }
   {
     ASSIGN_OR_RETURN(auto store, OpenJobStore(*c));
     RETURN_IF_ERROR(EnsureEnvironments(*c, store.get()));
   }
+  // The prompt checks the config check made before synthesis could not (cli/job_check.h).
+  RETURN_IF_ERROR(CheckJobPrompts(job, JobRole::kRun));
   // SFT warm start, once: later runs reuse its checkpoint.
   if (c->sft().steps() > 0 && c->model().checkpoint().empty()) {
     const std::string sft_dir = c->output_dir() + "/sft";
@@ -218,10 +227,12 @@ absl::Status EvaluateAfter(const proto::JobConfig& c, const model::Transformer& 
 absl::StatusOr<int> Run(const Args& args) {
   if (args.Get("config").empty()) return absl::InvalidArgumentError("--config is required");
   std::vector<std::string> sets = args.GetAll("set");
-  ASSIGN_OR_RETURN(proto::JobConfig c, proto::LoadJobConfig(args.Get("config"), sets));
+  ASSIGN_OR_RETURN(const proto::LoadedJobConfig loaded,
+                   LoadCheckedJob(args.Get("config"), sets, JobRole::kRun, /*synthesize=*/false));
+  proto::JobConfig c = loaded.config;
   std::atomic<bool>& stop = StopFlagOnSignals();
   const auto t_start = std::chrono::steady_clock::now();
-  RETURN_IF_ERROR(PrepareEnvsAndModel(&c, &sets));
+  RETURN_IF_ERROR(PrepareEnvsAndModel(loaded, &c, &sets));
   std::ofstream summary(c.output_dir() + "/summary.txt", std::ios::app);
   const std::string before_path = c.output_dir() + "/eval_before.txt";
   RETURN_IF_ERROR(EvaluateBefore(c, before_path));

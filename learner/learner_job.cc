@@ -179,7 +179,10 @@ absl::Status LearnerJob::StartTraining(std::vector<uint64_t> prompts) {
                              : 2 * std::max(1, c.rollout().max_batch() / c.rollout().group_size());
   state_ = std::make_unique<LearnerState>(
       store_.get(), run_id_, std::move(scheduler), c.learner().max_staleness(), NowMs,
-      c.learner().prompts_per_step() * (c.learner().max_staleness() + 1), per_worker);
+      static_cast<int>(std::min<int64_t>(
+          std::numeric_limits<int>::max(),
+          int64_t{c.learner().prompts_per_step()} * (c.learner().max_staleness() + 1))),
+      per_worker);
   state_->SetIntakeLimits(intake_);
   checkpointer_ = std::make_unique<Checkpointer>(c.output_dir(), store_.get(), run_id_);
   weights_ = std::make_unique<WeightsPublisher>(policy_.get(), state_.get());
