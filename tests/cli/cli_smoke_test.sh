@@ -23,7 +23,8 @@ done < <(sed -n 's/^  \([a-z][a-z -]*[a-z]\)  .*/\1/p' "$TMP/help.txt" | sed 's/
 printf 'name: "x"\nlearner {\n  eps_lwo: 0.2\n}\n' >"$TMP/bad.textproto"
 "$DSARL" config check "$TMP/bad.textproto" 2>"$TMP/err.txt"; rc=$?
 [ $rc -ne 0 ]; check "misspelled field exits non-zero" $?
-grep -q "bad.textproto:3:3" "$TMP/err.txt"; check "error names file:LINE:COL ($(cat "$TMP/err.txt"))" $?
+grep -q "bad.textproto:3:3" "$TMP/err.txt"; rc=$?  # read $? before $(cat) below resets it
+check "error names file:LINE:COL ($(cat "$TMP/err.txt"))" $rc
 
 "$DSARL" config print "$SRC/configs/quickstart.textproto" --set learner.eps_high=0.28 >"$TMP/p.txt"
 check "config print runs" $?
