@@ -126,13 +126,15 @@ absl::Status Supervisor::Poll() {
       const pid_t old = w.pid;
       w.pid = -1;
       if (on_exit_) on_exit_(index);
-      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        absl::Status give_up =
-            Failed(index, absl::StrCat("pid ", old, " exited with ", DescribeExit(status)));
-        if (!give_up.ok()) return give_up;
-      } else {
-        DSARL_LOG_INFO("{} (pid {}) exited with status 0; restarting", WorkerName(index), old);
-      }
+      // Status 0 counts too: a plugin that calls exit(0) inside every episode would otherwise
+      // be restarted forever. A worker told that the job is done exits as the run ends, which
+      // costs it at most one failure of the window.
+      const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      absl::Status give_up = Failed(
+          index,
+          absl::StrCat("pid ", old, " exited with ", DescribeExit(status),
+                       clean ? " while the learner still needed it (a plugin calling exit?)" : ""));
+      if (!give_up.ok()) return give_up;
     }
     absl::StatusOr<pid_t> pid = SpawnWorker(index);
     if (!pid.ok()) {

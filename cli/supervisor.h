@@ -77,12 +77,12 @@ class Supervisor {
   // Kills (SIGKILL) and reaps the workers still running.
   ~Supervisor();
 
-  // Reaps the workers that exited and restarts them. An exit with status 0 (the learner said the
-  // job is finished, or someone stopped the worker) is not a failure; any other exit, and a
-  // failed spawn, is. Returns OK, or FailedPrecondition when a worker has failed max_failures
-  // times within the window: the message names the worker, its failures and how it last ended,
-  // and shows the last lines of its log. That worker is not restarted. Call from the thread that
-  // called Start (the parent-death signal follows the spawning thread).
+  // Reaps the workers that exited and restarts them. Every exit counts as a failure, status 0
+  // included (a worker exits while the learner still needs it), and so does a failed spawn. Returns
+  // OK, or FailedPrecondition when a worker has failed max_failures times within the window: the
+  // message names the worker, its failures and how it last ended, and shows the last lines of its
+  // log. That worker is not restarted. Call from the thread that called Start (the parent-death
+  // signal follows the spawning thread).
   absl::Status Poll();
 
   // Stops every worker: SIGTERM first when `terminate` (otherwise they are expected to exit on

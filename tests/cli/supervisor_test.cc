@@ -1,6 +1,6 @@
 // The worker supervisor and spawner of `dsarl run` with /bin/sh as the worker: what a worker
 // gets (log, environment, descriptors), the lifeline's EOF when the parent lets go, and the
-// supervisor giving up on a worker that keeps failing while forgiving clean exits.
+// supervisor giving up on a worker that keeps exiting, whatever its exit status.
 #include "cli/supervisor.h"
 
 #include <fcntl.h>
@@ -161,18 +161,22 @@ TEST_F(SupervisorTest, GivesUpOnAWorkerThatKeepsFailing) {
   EXPECT_EQ(s->workers()[0].restarts, 2);
 }
 
-TEST_F(SupervisorTest, ACleanExitIsNotAFailure) {
+TEST_F(SupervisorTest, ACleanExitLoopIsAFailureLoopToo) {
+  // A plugin that calls exit(0) in every episode ends its worker with status 0 each time.
   SupervisorOptions o;
-  o.max_failures = 1;  // any failure at all would stop it
+  o.max_failures = 3;
   ASSERT_OK_AND_ASSIGN(auto s,
                        Supervisor::Start(
                            1, [&](int) { return Shell("exit 0", Log("worker-0.log")); }, o));
-  const auto until = Clock::now() + std::chrono::milliseconds(600);
-  while (Clock::now() < until) {
-    ASSERT_OK(s->Poll());
+  absl::Status st;
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (st.ok() && Clock::now() < until) {
+    st = s->Poll();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_GT(s->workers()[0].restarts, 0);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("while the learner still needed it"));
+  EXPECT_EQ(s->workers()[0].restarts, 2);
   s->Stop(/*terminate=*/true, /*grace_s=*/1);
 }
 
