@@ -167,6 +167,21 @@ absl::StatusOr<int> Score(const Args& args) {
   return 0;
 }
 
+// --prompt as tokens: a chat user turn with --chat, else <bos> and the text.
+absl::StatusOr<std::vector<int>> PromptOf(const Args& args) {
+  std::vector<int> prompt;
+  if (args.GetBool("chat")) {
+    model::Conversation conv;
+    conv.messages.push_back(Message::User(args.Get("prompt")));
+    ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderForGeneration(conv));
+    prompt.assign(r.ids.begin(), r.ids.end());
+  } else {
+    prompt.push_back(model::kBosId);
+    for (int32_t t : model::Tokenizer().Encode(args.Get("prompt"))) prompt.push_back(t);
+  }
+  return prompt;
+}
+
 absl::StatusOr<int> Generate(const Args& args) {
   ASSIGN_OR_RETURN(auto m, LoadModel(args));
   ASSIGN_OR_RETURN(int64_t max_new, args.GetInt("max-new-tokens"));
@@ -186,16 +201,7 @@ absl::StatusOr<int> Generate(const Args& args) {
       absl::StrCat("generating ", samples, " samples of ", max_new, " tokens")));
   ASSIGN_OR_RETURN(const AttentionMode mode, ModeOf(args, m->dims().mode));
   model::Tokenizer tok;
-  std::vector<int> prompt;
-  if (args.GetBool("chat")) {
-    model::Conversation conv;
-    conv.messages.push_back(Message::User(args.Get("prompt")));
-    ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderForGeneration(conv));
-    prompt.assign(r.ids.begin(), r.ids.end());
-  } else {
-    prompt.push_back(model::kBosId);
-    for (int32_t t : tok.Encode(args.Get("prompt"))) prompt.push_back(t);
-  }
+  ASSIGN_OR_RETURN(std::vector<int> prompt, PromptOf(args));
   model::Generator gen(m.get(), mode);
   const auto start = std::chrono::steady_clock::now();
   auto root = gen.NewSequence();

@@ -160,6 +160,36 @@ Json ConfigJson(const ModelDims& d) {
   return c;
 }
 
+namespace {
+
+// config.json's "rope_scaling" object (YaRN) into `d`.
+absl::Status ReadYarn(const Json& y, const std::string& source, ModelDims* d) {
+  const std::pair<const char*, float*> floats[] = {{"factor", &d->yarn_factor},
+                                                   {"beta_fast", &d->yarn_beta_fast},
+                                                   {"beta_slow", &d->yarn_beta_slow},
+                                                   {"mscale", &d->yarn_mscale},
+                                                   {"mscale_all_dim", &d->yarn_mscale_all_dim}};
+  for (const auto& [key, out] : floats) {
+    const Json* v = y.Find(key);
+    if (v == nullptr || v->is_null()) continue;
+    if (!v->is_number()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": \"rope_scaling.", key, "\" must be a number"));
+    }
+    *out = static_cast<float>(v->number_value());
+  }
+  if (const Json* o = y.Find("original_max_position_embeddings"); o && o->is_integer()) {
+    if (o->int_value() < 1 || o->int_value() > (1 << 30)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": \"rope_scaling.original_max_position_embeddings\" is out of range"));
+    }
+    d->yarn_original_max_pos = static_cast<int>(o->int_value());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& c, const std::string& source) {
   if (!c.is_object())
     return absl::InvalidArgumentError(absl::StrCat(source, ": not a JSON object"));
@@ -216,14 +246,7 @@ absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& c, const std::string& s
     d.norm_topk_prob = v->bool_value();
   }
   if (const Json* y = c.Find("rope_scaling"); y != nullptr && y->is_object()) {
-    RETURN_IF_ERROR(get_float(*y, "factor", &d.yarn_factor));
-    RETURN_IF_ERROR(get_float(*y, "beta_fast", &d.yarn_beta_fast));
-    RETURN_IF_ERROR(get_float(*y, "beta_slow", &d.yarn_beta_slow));
-    RETURN_IF_ERROR(get_float(*y, "mscale", &d.yarn_mscale));
-    RETURN_IF_ERROR(get_float(*y, "mscale_all_dim", &d.yarn_mscale_all_dim));
-    if (const Json* o = y->Find("original_max_position_embeddings"); o && o->is_integer()) {
-      d.yarn_original_max_pos = o->int_value();
-    }
+    RETURN_IF_ERROR(ReadYarn(*y, source, &d));
   }
   if (const Json* t = c.Find("tie_word_embeddings"); t != nullptr && t->bool_value()) {
     return absl::InvalidArgumentError(

@@ -203,39 +203,48 @@ absl::StatusOr<bool> Database::ProbeEmpty(rocksdb::DBOptions db_options,
   return empty;
 }
 
+// The column families of an existing store: ours (a reader needs every one but the optional
+// ones), or refused as another database's.
+absl::StatusOr<std::vector<std::string>> Database::ExistingFamilies(
+    const rocksdb::DBOptions& db_options, bool create) {
+  std::vector<std::string> existing;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir_, &existing);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening store ", dir_));
+  const bool has_meta = std::count(existing.begin(), existing.end(), "meta") > 0;
+  if (!has_meta) {
+    // Open it read-only first: a damaged MANIFEST can list only `default`, and that must read as
+    // corruption, not as a foreign database. A writer that crashed while creating the store
+    // leaves an empty database with some of our column families; creating again completes it.
+    // Anything else is not ours, and is left untouched.
+    ASSIGN_OR_RETURN(bool empty, ProbeEmpty(db_options, existing));
+    const bool ours_or_default = std::all_of(
+        existing.begin(), existing.end(),
+        [](const std::string& n) { return n == rocksdb::kDefaultColumnFamilyName || IsOurs(n); });
+    if (!(create && empty && ours_or_default)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir_,
+                       " is a RocksDB database but not a dsarl store (no `meta` column "
+                       "family; it has: ",
+                       absl::StrJoin(existing, ", "), ")"));
+    }
+  }
+  if (!create) {
+    for (const char* name : kCfNames) {
+      if (!IsOptional(name) && !Has(existing, name)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            dir_, " is not a complete dsarl store: column family `", name, "` is missing"));
+      }
+    }
+  }
+  return existing;
+}
+
 absl::Status Database::OpenRocks(const OpenOptions& options, bool exists) {
   const bool create = options.create_if_missing && !options.read_only;
   rocksdb::DBOptions db_options = MakeDbOptions(dir_, options, create);
   std::vector<std::string> existing;
   if (exists) {
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir_, &existing);
-    if (!s.ok()) return FromRocks(s, absl::StrCat("opening store ", dir_));
-    const bool has_meta = std::count(existing.begin(), existing.end(), "meta") > 0;
-    if (!has_meta) {
-      // Open it read-only first: a damaged MANIFEST can list only `default`, and that must read as
-      // corruption, not as a foreign database. A writer that crashed while creating the store
-      // leaves an empty database with some of our column families; creating again completes it.
-      // Anything else is not ours, and is left untouched.
-      ASSIGN_OR_RETURN(bool empty, ProbeEmpty(db_options, existing));
-      const bool ours_or_default = std::all_of(
-          existing.begin(), existing.end(),
-          [](const std::string& n) { return n == rocksdb::kDefaultColumnFamilyName || IsOurs(n); });
-      if (!(create && empty && ours_or_default)) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(dir_,
-                         " is a RocksDB database but not a dsarl store (no `meta` column "
-                         "family; it has: ",
-                         absl::StrJoin(existing, ", "), ")"));
-      }
-    }
-    if (!create) {
-      for (const char* name : kCfNames) {
-        if (!IsOptional(name) && !Has(existing, name)) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              dir_, " is not a complete dsarl store: column family `", name, "` is missing"));
-        }
-      }
-    }
+    ASSIGN_OR_RETURN(existing, ExistingFamilies(db_options, create));
   }
   std::shared_ptr<rocksdb::Cache> cache;
   if (options.config.block_cache_mb() > 0) {

@@ -170,6 +170,8 @@ class Database {
  private:
   Database() = default;
   absl::Status OpenRocks(const OpenOptions& options, bool exists);
+  absl::StatusOr<std::vector<std::string>> ExistingFamilies(const rocksdb::DBOptions& db_options,
+                                                            bool create);
   absl::Status CheckOrWriteSchema(bool create);
   // Opens the database read-only and closes it again: whether every column family is empty, or
   // why it cannot be opened (corruption, I/O).
