@@ -3,6 +3,8 @@
 // the model untouched.
 #include "model/checkpoint.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -19,8 +21,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Per process: CTest runs each test and its `.avx2` twin at the same time.
 std::string TempDir(const std::string& name) {
-  std::string dir = ::testing::TempDir() + "/dsarl_ckpt_" + name;
+  std::string dir = ::testing::TempDir() + "/dsarl_ckpt_" + std::to_string(getpid()) + "_" + name;
   std::filesystem::remove_all(dir);
   return dir;
 }

@@ -3,6 +3,8 @@
 // warm-up and non-detached indexer configurations. Skips, saying so, when PyTorch is missing
 // (fails in CI). Our top-k selections and routing go with the results: the reference accepts them
 // where they differ from its float64 choices only by a near-tie, and replays them.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -132,7 +134,9 @@ TEST_P(ReferenceTest, LogProbsAndGradientsMatchPyTorch) {
   ASSERT_OK_AND_ASSIGN(ForwardResult r, m.Forward(b, o));
   ASSERT_OK(m.Backward(dlogp.data()));
 
-  const std::string dir = ::testing::TempDir() + "/dsarl_ref_" + c.name;
+  // Per process: CTest runs this test and its `.avx2` twin at the same time.
+  const std::string dir =
+      ::testing::TempDir() + "/dsarl_ref_" + std::to_string(getpid()) + "_" + c.name;
   std::filesystem::remove_all(dir);
   ASSERT_OK(SaveCheckpoint(dir, m));
   std::ofstream(dir + "/batch.json") << BatchJson(b, c, o, dlogp).Dump();
