@@ -34,10 +34,12 @@
 namespace dsarl::cli {
 namespace {
 
+// The binary workers run: this process's own, through /proc/self/exe, so that rebuilding or
+// upgrading dsarl while a run goes on (the path then names a deleted file, or a newer binary)
+// still starts workers of the same version as their learner.
 std::string SelfExe() {
   std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "dsarl" : p.string();
+  return std::filesystem::exists("/proc/self/exe", ec) ? "/proc/self/exe" : "dsarl";
 }
 
 // This process's environment without DSARL_TOKEN(_FILE) and the lifeline's variables (the

@@ -88,9 +88,16 @@ grep -q "every one of the [0-9]* episodes was an infrastructure error" "$D/zero.
 check "0 tokens: names the cause" $?
 grep -q "reset fails on purpose" "$D/zero.out"; check "0 tokens: shows an example error" $?
 [ $fail -eq 0 ] || tail -30 "$D/zero.out"
-# The control: the same job with a working plugin trains tokens and succeeds.
-env -u FAILING_PLUGIN_FAULT timeout 200 "$DSARL" run --config "$CFG" "${SETS[@]}" $(job good) \
-  --set learner.total_steps=2 >"$D/good.out" 2>&1
+# The control: the same job with a working plugin trains tokens and succeeds, run from a copy of
+# the binary that is deleted once it started (a rebuild or an upgrade during a run): its workers
+# still start, from /proc/self/exe.
+cp "$DSARL" "$D/dsarl-copy"
+env -u FAILING_PLUGIN_FAULT timeout 200 "$D/dsarl-copy" run --config "$CFG" "${SETS[@]}" \
+  $(job good) --set learner.total_steps=2 >"$D/good.out" 2>&1 &
+good_pid=$!
+sleep 0.3
+rm -f "$D/dsarl-copy"
+wait $good_pid
 rc=$?
 check "control: the same job with a working plugin exits 0 (rc $rc)" $rc
 [ $rc -eq 0 ] || tail -30 "$D/good.out"
