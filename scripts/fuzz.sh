@@ -74,7 +74,7 @@ echo "fuzz.sh: corpus $(find "$WORK" -maxdepth 1 -type f | wc -l) files"
 if [ -n "$(ls -A "$CRASHES")" ]; then
   echo "fuzz.sh: crash files (reproduce: $BUILD_DIR/tests/fuzz/${TARGET}_fuzz FILE):"
   ls -l "$CRASHES"
-  echo "$summary" | grep -E '^==[0-9]+==ERROR|SUMMARY|fuzz property broken|runtime error' | head -5 ||
-    true
+  echo "$summary" | grep -E '^==[0-9]+==ERROR|SUMMARY|fuzz property broken|runtime error' |
+    head -5 || true
 fi
 exit "$status"

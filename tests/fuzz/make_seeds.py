@@ -46,7 +46,8 @@ def safetensors_seeds():
     write("safetensors", "f32.safetensors", safetensors([("w", "F32", [2, 2], f32)]))
     write("safetensors", "mixed.safetensors", safetensors(
         [("model.embed_tokens.weight", "F32", [4], f32), ("h", "F16", [3], f16),
-         ("b", "BF16", [1, 2], bf16), ("d", "F64", [], f64), ("ids", "I64", [1], struct.pack("<q", -1)),
+         ("b", "BF16", [1, 2], bf16), ("d", "F64", [], f64),
+         ("ids", "I64", [1], struct.pack("<q", -1)),
          ("mask", "BOOL", [2], b"\x01\x00"), ("e", "F32", [0, 3], b"")],
         metadata={"format": "pt", "step": "140"}))
     write("safetensors", "empty.safetensors", safetensors([]))
@@ -130,7 +131,8 @@ def chat_format_seeds():
     write("chat_format", "message_calls.bin",
           b"\x02look up\x00\x00@get_weather\x00city\x00Paris\x00@noop\x00@add\x00a\x003\x00b\x00-4")
     write("chat_format", "message_bytes.bin", b"\x02caf\xc3\xa9 \xff\x00<b>\x00@f\x00v\x00 \n\t<")
-    write("chat_format", "message_markup.bin", b"\x02a<eos>b\x00c</think>d\x00@f g\x00k\x00<|User|>")
+    write("chat_format", "message_markup.bin",
+          b"\x02a<eos>b\x00c</think>d\x00@f g\x00k\x00<|User|>")
     write("chat_format", "message_unnamed.bin", b"\x02r\x00c\x00@\x00k\x00v\x00k\x00w")
 
 
