@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kAttempts = 3;
+constexpr int kAttempts = 10;
 
 // The outcome of checking one file. `replaced`: the file is gone or of another size, which a
 // compaction of a running writer also causes; the check is worth repeating on a fresh listing.
@@ -138,6 +139,15 @@ bool Lists(const std::vector<rocksdb::LiveFileMetaData>& files, const std::strin
   return false;
 }
 
+// The entry of `files` named `name` (which Lists found).
+const rocksdb::LiveFileMetaData& FileNamed(const std::vector<rocksdb::LiveFileMetaData>& files,
+                                           const std::string& name) {
+  for (const rocksdb::LiveFileMetaData& f : files) {
+    if (f.name == name) return f;
+  }
+  return files.front();
+}
+
 }  // namespace
 
 absl::StatusOr<VerifyReport> VerifyStoreFiles(const std::string& dir) {
@@ -153,12 +163,26 @@ absl::StatusOr<VerifyReport> VerifyStoreFiles(const std::string& dir) {
     std::string bad;
     const FileCheck check = CheckAll(files, &report, &bad);
     if (check.status.ok()) break;
-    if (!check.replaced || attempt == kAttempts) return check.status;
-    // A writer removes a file from the MANIFEST before it deletes it (compaction): a fresh
-    // listing that still has the file says it is really gone; one without it, that it was
-    // replaced, and the check starts again on the new files.
+    if (!check.replaced) return check.status;
+    if (attempt == kAttempts) {
+      // Every pass met a file that a later listing no longer had: a writer compacting faster
+      // than the check reads. That is no damage.
+      return absl::UnavailableError(
+          absl::StrCat("verifying store ", dir, ": its files changed under ", kAttempts,
+                       " passes of the check (a running learner compacting it); try again"));
+    }
+    // A writer removes a file from the MANIFEST before it deletes it (compaction): fresh
+    // listings that still have the file say it is really gone; one without it, that it was
+    // replaced, and the check starts again on the new files. Two listings apart, so a listing
+    // read from a MANIFEST the writer was just replacing cannot convict a file alone.
     ASSIGN_OR_RETURN(std::vector<rocksdb::LiveFileMetaData> fresh, ListLiveFiles(dir));
-    if (Lists(fresh, bad)) return check.status;
+    if (Lists(fresh, bad)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ASSIGN_OR_RETURN(fresh, ListLiveFiles(dir));
+      if (Lists(fresh, bad) && !CheckPresent(FileNamed(fresh, bad)).status.ok()) {
+        return check.status;
+      }
+    }
     files = std::move(fresh);
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
