@@ -24,20 +24,10 @@ namespace dsarl::store {
 namespace {
 
 using ::dsarl::store::testing::MakeGroup;
+using ::dsarl::store::testing::Shell;
 using ::dsarl::store::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-int Shell(const std::string& command, std::string* out) {
-  out->clear();
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 bool HavePython() {
   std::string out;

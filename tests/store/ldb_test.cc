@@ -20,19 +20,9 @@ namespace dsarl::store {
 namespace {
 
 using ::dsarl::store::testing::MakeGroup;
+using ::dsarl::store::testing::Shell;
 using ::dsarl::store::testing::TempDir;
 using ::testing::HasSubstr;
-
-// Runs a shell command; returns its exit status and fills `out` with stdout and stderr.
-int Shell(const std::string& command, std::string* out) {
-  out->clear();
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  return pclose(p);
-}
 
 std::string Hex(const std::string& bytes) {
   return absl::StrCat("0x", absl::AsciiStrToUpper(absl::BytesToHexString(bytes)));

@@ -4,8 +4,10 @@
 #define DSARL_TESTS_STORE_TEST_UTIL_H_
 
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -69,6 +71,19 @@ inline proto::Group MakeGroup(uint64_t prompt_id, uint32_t attempt, uint64_t run
     rc->set_applicable(true);
   }
   return g;
+}
+
+// Runs a shell command; returns its exit status (-1 when it did not exit) and fills `out` with its
+// stdout and stderr.
+inline int Shell(const std::string& command, std::string* out) {
+  out->clear();
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  const int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace dsarl::store::testing

@@ -31,6 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::dsarl::store::testing::MakeGroup;
+using ::dsarl::store::testing::Shell;
 using ::dsarl::store::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -50,18 +51,6 @@ std::string Name(Damage d) {
 }
 
 void PrintTo(Damage d, std::ostream* os) { *os << Name(d); }
-
-// Runs a shell command; returns its exit status and fills `out` with stdout and stderr.
-int Shell(const std::string& command, std::string* out) {
-  out->clear();
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // A store in `dir` with prompts, groups and step metrics, all flushed to SST files, then closed.
 void MakeStore(const std::string& dir) {
