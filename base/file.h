@@ -5,9 +5,11 @@
 #define DSARL_BASE_FILE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dsarl {
 
@@ -19,6 +21,16 @@ inline constexpr int64_t kMaxTextFileBytes = 16 << 20;
 // error.
 absl::StatusOr<std::string> ReadFileBounded(const std::string& path, int64_t max_bytes,
                                             const char* what);
+
+// Limit for one line of a line-oriented input (JSONL conversations, text corpora). [bytes]
+inline constexpr int64_t kMaxLineBytes = 64 << 20;
+
+// Calls `line_fn(line, number)` (1-based) for each line of `path`, without its '\n', reading in
+// chunks: a line longer than `max_line_bytes` is InvalidArgument naming "path:line" instead of an
+// allocation without end (a file with no newline, /dev/zero). NotFound for a missing file; the
+// first error of `line_fn` ends the reading and is returned.
+absl::Status ForEachLine(const std::string& path, int64_t max_line_bytes, const char* what,
+                         const std::function<absl::Status(absl::string_view, int64_t)>& line_fn);
 
 }  // namespace dsarl
 

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "absl/strings/str_format.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
@@ -100,22 +101,21 @@ absl::StatusOr<AttentionMode> ModeOf(const Args& args, AttentionMode fallback) {
 absl::StatusOr<int> Score(const Args& args) {
   ASSIGN_OR_RETURN(auto m, LoadModel(args));
   const std::string& path = args.Get("input");
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   model::Tokenizer tok;
   std::vector<std::vector<int>> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<int> ids = {model::kBosId};
-    for (int32_t t : tok.Encode(line)) ids.push_back(t);
-    ids.push_back(model::kEosId);
-    if (static_cast<int>(ids.size()) > m->dims().max_pos) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", lines.size() + 1, ": line has ",
-                                                     ids.size(), " tokens, more than the model's ",
-                                                     m->dims().max_pos));
-    }
-    lines.push_back(std::move(ids));
-  }
+  RETURN_IF_ERROR(ForEachLine(
+      path, kMaxLineBytes, "input file", [&](absl::string_view line, int64_t) -> absl::Status {
+        std::vector<int> ids = {model::kBosId};
+        for (int32_t t : tok.Encode(line)) ids.push_back(t);
+        ids.push_back(model::kEosId);
+        if (static_cast<int>(ids.size()) > m->dims().max_pos) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ":", lines.size() + 1, ": line has ", ids.size(),
+                           " tokens, more than the model's ", m->dims().max_pos));
+        }
+        lines.push_back(std::move(ids));
+        return absl::OkStatus();
+      }));
   model::ForwardOptions opts;
   ASSIGN_OR_RETURN(opts.mode, ModeOf(args, m->dims().mode));
   double total_nll = 0;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/status_macros.h"
 #include "model/tokenizer.h"
 
@@ -64,14 +65,11 @@ LmStepOptions StepOptions(LmStage stage) {
 }  // namespace
 
 absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(const std::string& path, int max_len) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   if (max_len < 2) return absl::InvalidArgumentError("max_len must be at least 2");
   model::Tokenizer tok;
   std::vector<TrainSample> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
+  auto add = [&](absl::string_view line, int64_t) -> absl::Status {
+    if (line.empty()) return absl::OkStatus();
     std::vector<int> ids = {model::kBosId};
     for (int32_t t : tok.Encode(line)) ids.push_back(t);
     ids.push_back(model::kEosId);
@@ -85,7 +83,9 @@ absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(const std::string& path,
       out.push_back(std::move(s));
       if (end == ids.size()) break;
     }
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(ForEachLine(path, kMaxLineBytes, "text corpus", add));
   if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no text"));
   return out;
 }

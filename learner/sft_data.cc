@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/message.h"
 #include "base/status_macros.h"
@@ -47,14 +48,9 @@ absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const pr
 }
 
 absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& path, int max_len) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   std::vector<TrainSample> out;
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  auto parse = [&](absl::string_view line, int64_t lineno) -> absl::Status {
+    if (line.find_first_not_of(" \t\r") == absl::string_view::npos) return absl::OkStatus();
     const std::string where = absl::StrCat(path, ":", lineno);
     auto j = ParseJson(line);
     if (!j.ok()) return Annotate(j.status(), where);
@@ -106,7 +102,9 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
           where, ": conversation has ", rendered->ids.size(), " tokens, more than ", max_len));
     }
     out.push_back(FromRendered(*rendered));
-  }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(ForEachLine(path, kMaxLineBytes, "conversations file", parse));
   if (out.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no conversations"));
   return out;
 }

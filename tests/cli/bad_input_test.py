@@ -121,6 +121,11 @@ probe("generate --attention warp", ["generate", "--checkpoint", ck, "--prompt", 
 probe("score --attention warp", ["model", "score", "--checkpoint", ck, "--input",
                                  os.path.join(TMP, "lines.txt"), "--attention", "warp"],
       r"--attention: 'warp'")
+probe("score /dev/zero", ["model", "score", "--checkpoint", ck, "--input", "/dev/zero"],
+      r"/dev/zero:1: a line of this input file is longer than the limit of 64 MiB", timeout=60)
+probe("sft --data /dev/zero", ["sft", "--config", Q, "--set", f"output_dir={TMP}/sft",
+                               "--set", "sft.steps=1", "--data", "/dev/zero"],
+      r"/dev/zero.* is not a file|/dev/zero:1: a line", timeout=60)
 probe("eval --k 2e9", ["eval", "--config", Q, "--set", f"output_dir={TMP}/eval", "--checkpoint",
                        ck, "--k", "2000000000"], r"--k: 2000000000 is out of range")
 cfg_path = os.path.join(ck, "config.json")
