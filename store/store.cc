@@ -9,58 +9,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "store/keys.h"
+#include "store/store_codec.h"
 
 namespace dsarl::store {
-namespace {
 
-// Map fields (EnvSpec.params, Prompt.reference, StepMetrics.values) serialize in hash order by
-// default; deterministic serialization makes stored values byte-identical across processes.
-std::string Deterministic(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
-
-}  // namespace
-
-namespace {
-
-// A WriteBatch that remembers its first error, so building code stays linear.
-class Batch {
- public:
-  explicit Batch(const Database& db) : db_(db) {}
-  void Put(Cf cf, const std::string& key, const std::string& value) {
-    if (status_.ok()) status_ = batch_.Put(db_.handle(cf), key, value);
-  }
-  void Delete(Cf cf, const std::string& key) {
-    if (status_.ok()) status_ = batch_.Delete(db_.handle(cf), key);
-  }
-  rocksdb::WriteBatch* batch() { return &batch_; }
-  absl::Status status() const { return FromRocks(status_, "building a store write"); }
-
- private:
-  const Database& db_;
-  rocksdb::WriteBatch batch_;
-  rocksdb::Status status_;
-};
-
-template <typename T>
-absl::Status ParseValue(const Database& db, Cf cf, absl::string_view key, absl::string_view value,
-                        T* out) {
-  if (out->ParseFromArray(value.data(), static_cast<int>(value.size()))) return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat("store ", db.dir(), ": unreadable value of ",
-                                          DescribeKey(CfName(cf), key), " in ", CfName(cf)));
-}
-
-}  // namespace
-
+using internal::Batch;
+using internal::Deterministic;
+using internal::ParseValue;
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                                    const OpenOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(dir, options));
@@ -120,22 +76,6 @@ absl::StatusOr<bool> Store::Exists(Cf cf, const std::string& key) const {
   if (value.ok()) return true;
   if (absl::IsNotFound(value.status())) return false;
   return value.status();
-}
-
-template <typename T>
-absl::Status Store::ScanRecords(Cf cf, const std::string& begin, const std::string& end,
-                                const Visitor<T>& visit) const {
-  absl::Status inner;
-  auto view = db_->NewReadView();
-  RETURN_IF_ERROR(db_->Scan(
-      cf, begin, end,
-      [&](absl::string_view key, absl::string_view value) {
-        T record;
-        inner = ParseValue(*db_, cf, key, value, &record);
-        return inner.ok() && visit(record);
-      },
-      view.get()));
-  return inner;
 }
 
 template <typename T>
@@ -500,102 +440,6 @@ absl::Status Store::Quarantine(const proto::QuarantinedGroup& record, bool remov
 absl::Status Store::ScanQuarantine(const Visitor<proto::QuarantinedGroup>& visit) const {
   const std::string prefix(1, kQuarantineTag);
   return ScanRecords(Cf::kQuarantine, prefix, PrefixEnd(prefix), visit);
-}
-
-// ---- runs --------------------------------------------------------------------------------------
-
-absl::Status Store::PutCounted(Cf cf, const std::string& key, const std::string& value,
-                               void (*count_new)(proto::StoreCounts*)) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  ASSIGN_OR_RETURN(bool existed, Exists(cf, key));
-  proto::StoreCounts counts = counts_;
-  if (!existed) count_new(&counts);
-  Batch batch(*db_);
-  batch.Put(cf, key, value);
-  RETURN_IF_ERROR(batch.status());
-  return CommitWithCounts(batch.batch(), counts);
-}
-
-absl::Status Store::PutRun(const proto::RunRecord& run) {
-  return PutCounted(Cf::kRuns, RunKey(run.run_id()), Deterministic(run),
-                    [](proto::StoreCounts* c) { c->set_runs(c->runs() + 1); });
-}
-
-absl::StatusOr<proto::RunRecord> Store::GetRun(uint64_t run_id) const {
-  const std::string key = RunKey(run_id);
-  ASSIGN_OR_RETURN(std::string value, db_->Get(Cf::kRuns, key));
-  proto::RunRecord run;
-  RETURN_IF_ERROR(ParseValue(*db_, Cf::kRuns, key, value, &run));
-  return run;
-}
-
-absl::Status Store::ScanRuns(const Visitor<proto::RunRecord>& visit) const {
-  const std::string prefix(1, kRunTag);
-  return ScanRecords(Cf::kRuns, prefix, PrefixEnd(prefix), visit);
-}
-
-absl::StatusOr<uint64_t> Store::NextRunId() const {
-  const std::string prefix(1, kRunTag);
-  std::string key, value;
-  ASSIGN_OR_RETURN(bool any, db_->Last(Cf::kRuns, prefix, PrefixEnd(prefix), &key, &value));
-  if (!any) return 1;
-  ASSIGN_OR_RETURN(uint64_t last, DecodeTrailingId(key));
-  return last + 1;
-}
-
-absl::Status Store::PutStepMetrics(const proto::StepMetrics& metrics) {
-  return PutCounted(Cf::kRuns, MetricsKey(metrics.run_id(), metrics.step()), Deterministic(metrics),
-                    [](proto::StoreCounts* c) { c->set_step_metrics(c->step_metrics() + 1); });
-}
-
-absl::Status Store::ScanStepMetrics(uint64_t run_id, int64_t step_from, int64_t step_to,
-                                    const Visitor<proto::StepMetrics>& visit) const {
-  return ScanRecords(Cf::kRuns, MetricsKey(run_id, step_from),
-                     PrefixEnd(MetricsKey(run_id, step_to)), visit);
-}
-
-absl::StatusOr<uint64_t> Store::DeleteStepMetricsAfter(uint64_t run_id, int64_t step) {
-  if (step == std::numeric_limits<int64_t>::max()) return 0;
-  std::lock_guard<std::mutex> lock(write_mu_);
-  Batch batch(*db_);
-  uint64_t removed = 0;
-  RETURN_IF_ERROR(db_->Scan(Cf::kRuns, MetricsKey(run_id, step + 1),
-                            PrefixEnd(MetricsRunPrefix(run_id)),
-                            [&](absl::string_view key, absl::string_view) {
-                              batch.Delete(Cf::kRuns, std::string(key));
-                              ++removed;
-                              return true;
-                            }));
-  RETURN_IF_ERROR(batch.status());
-  if (removed == 0) return 0;
-  proto::StoreCounts counts = counts_;
-  counts.set_step_metrics(counts.step_metrics() - std::min(counts.step_metrics(), removed));
-  RETURN_IF_ERROR(CommitWithCounts(batch.batch(), counts));
-  return removed;
-}
-
-absl::Status Store::PutCheckpoint(const proto::CheckpointRecord& record) {
-  return PutCounted(Cf::kRuns, CheckpointKey(record.run_id(), record.step()), Deterministic(record),
-                    [](proto::StoreCounts* c) { c->set_checkpoints(c->checkpoints() + 1); });
-}
-
-absl::Status Store::ScanCheckpoints(uint64_t run_id,
-                                    const Visitor<proto::CheckpointRecord>& visit) const {
-  const std::string prefix = CheckpointRunPrefix(run_id);
-  return ScanRecords(Cf::kRuns, prefix, PrefixEnd(prefix), visit);
-}
-
-absl::StatusOr<proto::CheckpointRecord> Store::LatestCheckpoint(uint64_t run_id) const {
-  const std::string prefix = CheckpointRunPrefix(run_id);
-  std::string key, value;
-  ASSIGN_OR_RETURN(bool any, db_->Last(Cf::kRuns, prefix, PrefixEnd(prefix), &key, &value));
-  if (!any) {
-    return absl::NotFoundError(
-        absl::StrCat("store ", db_->dir(), ": run ", run_id, " has no checkpoint"));
-  }
-  proto::CheckpointRecord record;
-  RETURN_IF_ERROR(ParseValue(*db_, Cf::kRuns, key, value, &record));
-  return record;
 }
 
 }  // namespace dsarl::store
