@@ -11,14 +11,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$D"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -20 "$D"/learner*.log; exit 1; }
-# A missing tool: skipped (exit 77, which CTest reports as skipped) outside CI, a failure in CI.
-require() {  # require COMMAND WHAT
-  command -v "$1" >/dev/null 2>&1 && return 0
-  case "${CI:-}" in
-    true | 1) echo "FAIL: missing prerequisite (CI=true makes this a failure): $2"; exit 1 ;;
-  esac
-  echo "SKIP: missing prerequisite: $2"; exit 77
-}
+# shellcheck source=tests/cli/require.sh
+source "$(dirname "${BASH_SOURCE[0]}")/require.sh"
 # wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds; fails the test after SECONDS.
 wait_for() {
   local limit="$1" what="$2" deadline=$((SECONDS + $1))

@@ -25,14 +25,8 @@ check() {
   if [ "$2" -ne 0 ]; then echo "FAIL: $1"; fail=1; else echo "ok: $1"; fi
 }
 die() { echo "FAIL: $*"; exit 1; }
-# A missing tool: skipped (exit 77, which CTest reports as skipped) outside CI, a failure in CI.
-require() {  # require COMMAND WHAT
-  command -v "$1" >/dev/null 2>&1 && return 0
-  case "${CI:-}" in
-    true | 1) echo "FAIL: missing prerequisite (CI=true makes this a failure): $2"; exit 1 ;;
-  esac
-  echo "SKIP: missing prerequisite: $2"; exit 77
-}
+# shellcheck source=tests/cli/require.sh
+source "$(dirname "${BASH_SOURCE[0]}")/require.sh"
 require timeout "timeout (coreutils)"
 require pgrep "pgrep (apt-get install procps)"
 ulimit -c 0  # the crashing workers leave no core files

@@ -15,6 +15,7 @@
 #include "model/chat_format.h"
 #include "proto/json_proto.h"
 #include "tests/prerequisite.h"
+#include "tests/run_shell.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::rewards {
@@ -22,15 +23,7 @@ namespace {
 
 // Runs `args` with the dsarl binary; returns the exit status and the output (stdout + stderr).
 int Dsarl(const std::string& args, std::string* out) {
-  const char* bin = std::getenv("DSARL_BIN");
-  out->clear();
-  FILE* p = popen(absl::StrCat(bin, " ", args, " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return dsarl::testing::Shell(absl::StrCat(std::getenv("DSARL_BIN"), " ", args), out);
 }
 
 class RewardsCliTest : public ::testing::Test {

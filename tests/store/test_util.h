@@ -4,7 +4,6 @@
 #define DSARL_TESTS_STORE_TEST_UTIL_H_
 
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <string>
 
 #include "proto/data.pb.h"
+#include "tests/run_shell.h"
 
 namespace dsarl::store::testing {
 
@@ -73,18 +73,7 @@ inline proto::Group MakeGroup(uint64_t prompt_id, uint32_t attempt, uint64_t run
   return g;
 }
 
-// Runs a shell command; returns its exit status (-1 when it did not exit) and fills `out` with its
-// stdout and stderr.
-inline int Shell(const std::string& command, std::string* out) {
-  out->clear();
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using ::dsarl::testing::Shell;  // tests/run_shell.h
 
 }  // namespace dsarl::store::testing
 
