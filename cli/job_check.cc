@@ -9,8 +9,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "base/file.h"
-#include "base/json.h"
 #include "base/memory_info.h"
 #include "base/status_macros.h"
 #include "cli/job_setup.h"
@@ -155,11 +153,7 @@ void CheckRewards(Checker& k) {
 
 absl::StatusOr<model::ModelDims> JobDims(const proto::JobConfig& c) {
   if (c.model().checkpoint().empty()) return model::DimsFromConfig(c.model());
-  const std::string path = c.model().checkpoint() + "/config.json";
-  ASSIGN_OR_RETURN(std::string text, ReadFileBounded(path, kMaxTextFileBytes, "config.json"));
-  auto json = ParseJson(text);
-  if (!json.ok()) return Annotate(json.status(), path);
-  return model::DimsFromConfigJson(*json, path);
+  return model::ReadCheckpointDims(c.model().checkpoint());
 }
 
 // The prompts the job will train and evaluate on: those in the store when it has any, else the

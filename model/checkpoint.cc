@@ -291,12 +291,17 @@ absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Transformer>> LoadCheckpoint(const std::string& dir) {
+absl::StatusOr<ModelDims> ReadCheckpointDims(const std::string& dir) {
   const std::string cfg_path = dir + "/config.json";
   ASSIGN_OR_RETURN(std::string text, ReadFileBounded(cfg_path, kMaxTextFileBytes, "config.json"));
   auto json = ParseJson(text);
   if (!json.ok()) return Annotate(json.status(), cfg_path);
-  ASSIGN_OR_RETURN(ModelDims dims, DimsFromConfigJson(*json, cfg_path));
+  return DimsFromConfigJson(*json, cfg_path);
+}
+
+absl::StatusOr<std::unique_ptr<Transformer>> LoadCheckpoint(const std::string& dir) {
+  const std::string cfg_path = dir + "/config.json";
+  ASSIGN_OR_RETURN(ModelDims dims, ReadCheckpointDims(dir));
   // The weights and the file image at once, checked before either is allocated.
   RETURN_IF_ERROR(CheckFitsInMemory(
       2 * ParameterBytes(dims),

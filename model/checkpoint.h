@@ -21,6 +21,10 @@ Json ConfigJson(const ModelDims& dims);
 // Dims from a parsed config.json. InvalidArgument naming the key for a missing or bad value.
 absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& config, const std::string& source);
 
+// The dims of the checkpoint in DIR, from DIR/config.json alone (at most kMaxTextFileBytes),
+// without reading the weights. Errors as DimsFromConfigJson; NotFound for a missing file.
+absl::StatusOr<ModelDims> ReadCheckpointDims(const std::string& dir);
+
 // Writes DIR/model.safetensors and DIR/config.json (creating DIR). Each file is written atomically.
 // `metadata` goes into the safetensors header (e.g. step, policy version).
 absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
