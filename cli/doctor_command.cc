@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
+#include "envs/sandbox.h"
 #include "google/protobuf/stubs/common.h"
 #include "model/cpu/isa.h"
 #include "model/device.h"
@@ -31,6 +32,17 @@ std::string CpuFeatures() {
   add("avx512bw", __builtin_cpu_supports("avx512bw"));
   add("avx512vnni", __builtin_cpu_supports("avx512vnni"));
   return out.empty() ? "(none detected)" : out;
+}
+
+// The code sandbox's layers here, the level they reach, and why any layer is missing.
+void PrintSandbox() {
+  const envs::SandboxSupport& s = envs::GetSandboxSupport();
+  std::cout << absl::StrFormat("  sandbox      level %s; layers: %s\n",
+                               envs::SandboxLevelName(envs::LevelOfLayers(s.layers)),
+                               envs::SandboxLayerNames(s.layers));
+  if (s.landlock_abi > 0) std::cout << "               landlock ABI " << s.landlock_abi << "\n";
+  if (!s.cgroup_dir.empty()) std::cout << "               cgroup parent " << s.cgroup_dir << "\n";
+  for (const std::string& m : s.missing) std::cout << "               missing " << m << "\n";
 }
 
 int Run() {
@@ -72,6 +84,7 @@ int Run() {
   std::cout << "  protobuf     "
             << google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION) << "\n";
   std::cout << "  rocksdb      " << store::RocksDbVersion() << "\n";
+  PrintSandbox();
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/memory_info.h"
 #include "base/status_macros.h"
 #include "cli/job_setup.h"
@@ -121,7 +122,12 @@ std::unique_ptr<envs::EnvFactory> CheckCategories(Checker& k) {
   const proto::EnvsConfig& e = k.c.envs();
   auto factory = envs::EnvFactory::Create(e);
   if (!factory.ok()) {
-    k.Fail(e.plugin_paths_size() > 0 ? "envs.plugin_paths" : "envs", factory.status().message());
+    absl::string_view msg = factory.status().message();
+    if (absl::ConsumePrefix(&msg, "envs.sandbox_min_level: ")) {
+      k.Fail("envs.sandbox_min_level", msg);
+    } else {
+      k.Fail(e.plugin_paths_size() > 0 ? "envs.plugin_paths" : "envs", msg);
+    }
     return nullptr;
   }
   std::vector<std::string> known;
@@ -142,6 +148,27 @@ std::unique_ptr<envs::EnvFactory> CheckCategories(Checker& k) {
     }
   }
   return std::move(*factory);
+}
+
+// A job whose rollouts may run code (a code category, or every category) needs a sandbox at
+// envs.sandbox_min_level here.
+void CheckSandbox(Checker& k, const envs::EnvFactory& factory) {
+  if (!k.Runs({JobRole::kRun, JobRole::kRollout, JobRole::kEval})) return;
+  const proto::EnvsConfig& e = k.c.envs();
+  absl::StatusOr<envs::SandboxPolicy> policy = envs::SandboxPolicyOf(e);
+  if (!policy.ok()) return k.Fail("envs.sandbox_min_level", policy.status().message());
+  bool runs_code = false;
+  for (const envs::Category* cat : factory.registry().All()) {
+    const bool chosen =
+        e.categories_size() == 0 ||
+        std::find(e.categories().begin(), e.categories().end(), cat->name) != e.categories().end();
+    runs_code = runs_code || (chosen && cat->kind == envs::CategoryKind::kCode);
+  }
+  if (!runs_code) return;
+  envs::SetSandboxPolicy(*policy);
+  if (absl::Status s = envs::CheckSandboxLevel(policy->min_level); !s.ok()) {
+    k.Fail("envs.sandbox_min_level", s.message());
+  }
 }
 
 void CheckRewards(Checker& k) {
@@ -306,6 +333,7 @@ absl::Status CheckJob(const proto::LoadedJobConfig& job, JobRole role, JobCheckR
     return e.find("envs.plugin_paths") != std::string::npos;
   });
   std::unique_ptr<envs::EnvFactory> factory = plugins_ok ? CheckCategories(k) : nullptr;
+  if (factory != nullptr) CheckSandbox(k, *factory);
   CheckRewards(k);
   const bool names_ok = k.errors.empty();
   if (dims.ok() && factory != nullptr && names_ok) {

@@ -4,8 +4,21 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "envs/sandbox.h"
 
 namespace dsarl::envs {
+
+absl::StatusOr<SandboxPolicy> SandboxPolicyOf(const proto::EnvsConfig& config) {
+  SandboxPolicy policy;
+  absl::StatusOr<SandboxLevel> level = ParseSandboxLevel(config.sandbox_min_level());
+  if (!level.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("envs.sandbox_min_level: ", level.status().message()));
+  }
+  policy.min_level = *level;
+  policy.cgroup_parent = config.sandbox_cgroup();
+  return policy;
+}
 
 absl::StatusOr<std::unique_ptr<EnvFactory>> EnvFactory::Create(const proto::EnvsConfig& config) {
   auto f = std::unique_ptr<EnvFactory>(new EnvFactory());
@@ -14,6 +27,8 @@ absl::StatusOr<std::unique_ptr<EnvFactory>> EnvFactory::Create(const proto::Envs
     ASSIGN_OR_RETURN(f->security_.token, rpc::ReadTokenFile(config.remote_token_file()));
   }
   f->security_.tls_ca_file = config.remote_tls_ca();
+  ASSIGN_OR_RETURN(SandboxPolicy policy, SandboxPolicyOf(config));
+  SetSandboxPolicy(policy);
   RegisterBuiltinCategories(&f->registry_);
   for (const std::string& path : config.plugin_paths()) {
     ASSIGN_OR_RETURN(auto lib, f->Plugin(path));

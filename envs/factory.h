@@ -15,14 +15,20 @@
 #include "envs/plugin.h"
 #include "envs/registry.h"
 #include "envs/remote.h"
+#include "envs/sandbox.h"
 #include "proto/config.pb.h"
 
 namespace dsarl::envs {
 
+// The sandbox policy `config` sets (sandbox_min_level, sandbox_cgroup); InvalidArgument naming
+// the field for an unknown level.
+absl::StatusOr<SandboxPolicy> SandboxPolicyOf(const proto::EnvsConfig& config);
+
 class EnvFactory {
  public:
   // The built-in categories, then every category of config.plugin_paths and
-  // config.remote_addresses (in that order). Errors: a plugin that does not load, a server that
+  // config.remote_addresses (in that order); sets the process's sandbox policy from the config.
+  // Errors: an unknown sandbox level, a plugin that does not load, a server that
   // does not answer Describe, or a category name served twice (AlreadyExists).
   static absl::StatusOr<std::unique_ptr<EnvFactory>> Create(const proto::EnvsConfig& config);
 

@@ -1,20 +1,20 @@
-// The sandbox's child (sandbox_child.h): its restrictions (seccomp program, Landlock ruleset,
-// rlimits), its plan, and its start.
+// The sandbox's children (sandbox_child.h): their plan, their start, and what they do until exec.
 //
-// The child is started like posix_spawn does it (clone with CLONE_VM | CLONE_VFORK, signals
-// blocked): a fork of a process holding gigabytes would copy its page tables and make every later
-// write of the parent fault, which costs more than the program it runs.
+// The children are started like posix_spawn does it (clone with CLONE_VM, signals blocked): a
+// fork of a process holding gigabytes would copy its page tables and make every later write of
+// the parent fault, which costs more than the program it runs. Credentials are changed with raw
+// system calls: libc's set*id wrappers would try to change those of every thread of the parent,
+// whose memory the children share.
 #include "envs/sandbox_child.h"
 
 #include <fcntl.h>
-#include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stddef.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,92 +28,34 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "envs/sandbox_syscall.h"
 
-#ifndef SYS_landlock_create_ruleset
-#define SYS_landlock_create_ruleset 444
-#define SYS_landlock_add_rule 445
-#define SYS_landlock_restrict_self 446
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
-#endif
-#ifndef SECCOMP_RET_KILL_PROCESS
-#define SECCOMP_RET_KILL_PROCESS 0x80000000U
 #endif
 
 namespace dsarl::envs {
 namespace {
 
-// Landlock, declared here so older kernel headers do not matter.
-constexpr uint64_t kFsWriteFile = 1ULL << 1;
-constexpr uint64_t kFsWriteAbi1 = (1ULL << 1) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) |
-                                  (1ULL << 7) | (1ULL << 8) | (1ULL << 9) | (1ULL << 10) |
-                                  (1ULL << 11) | (1ULL << 12);
-constexpr uint64_t kFsRefer = 1ULL << 13;                                     // ABI 2
-constexpr uint64_t kFsTruncate = 1ULL << 14;                                  // ABI 3
-constexpr uint64_t kScopeAbstractUnix = 1ULL << 0, kScopeSignal = 1ULL << 1;  // ABI 6
-struct LandlockRulesetAttr {
-  uint64_t handled_access_fs;
-  uint64_t handled_access_net;
-  uint64_t scoped;
+enum ChildStep {
+  kStepSetpgid = 1,
+  kStepDup2,
+  kStepSetrlimit,
+  kStepSetuid,
+  kStepPdeathsig,
+  kStepChdir,
+  kStepNoNewPrivs,
+  kStepLandlock,
+  kStepSeccomp,
+  kStepExecve,
+  kStepGo,
+  kStepInitIds,
+  kStepCaps,
+  kStepHostname,
+  kStepCgroupNs,
+  kStepStartProgram,
+  kStepDropCaps,
 };
-struct __attribute__((packed)) LandlockPathBeneath {
-  uint64_t allowed_access;
-  int32_t parent_fd;
-};
-
-#if defined(__x86_64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
-constexpr bool kHaveSeccompArch = true;
-#elif defined(__aarch64__)
-constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
-constexpr bool kHaveSeccompArch = true;
-#else
-constexpr uint32_t kAuditArch = 0;
-constexpr bool kHaveSeccompArch = false;
-#endif
-
-constexpr uint32_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
-                                     CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
-
-// The seccomp program: kill on socket() of any family but AF_UNIX (and on a foreign syscall ABI);
-// EPERM for leaving the process group, tracing and namespaces; ENOSYS for clone3 (so libc falls
-// back to clone, whose flags we can see) and io_uring (which can open sockets behind seccomp).
-std::vector<sock_filter> SeccompProgram() {
-  std::vector<sock_filter> p;
-  auto stmt = [&](uint16_t code, uint32_t k) { p.push_back(BPF_STMT(code, k)); };
-  auto jump = [&](uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
-    p.push_back(BPF_JUMP(code, k, jt, jf));
-  };
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch));
-  jump(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr));
-#if defined(__x86_64__)
-  jump(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);  // the x32 ABI
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-#endif
-  jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0]));
-  jump(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-  jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 4);
-  stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0]));
-  jump(BPF_JMP | BPF_JSET | BPF_K, kNamespaceFlags, 0, 1);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  const std::pair<long, int> errno_rules[] = {
-      {SYS_setsid, EPERM}, {SYS_setpgid, EPERM}, {SYS_ptrace, EPERM},          {SYS_unshare, EPERM},
-      {SYS_setns, EPERM},  {SYS_clone3, ENOSYS}, {SYS_io_uring_setup, ENOSYS},
-  };
-  for (const auto& [nr, err] : errno_rules) {
-    jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1);
-    stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | static_cast<uint32_t>(err));
-  }
-  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  return p;
-}
 
 // Threads (tasks) of user `uid` now, for RLIMIT_NPROC when we cannot switch to a fresh uid.
 int CountTasksOfUser(uid_t uid) {
@@ -142,49 +84,158 @@ int CountTasksOfUser(uid_t uid) {
   _exit(127);
 }
 
-[[noreturn]] void RunChild(const ChildPlan& c) {
-  // Signals are blocked (the parent blocked them before clone). Handlers are the parent's code
-  // running on shared memory, so reset them before unblocking; exec keeps the mask, so restore it.
+// Handlers are the parent's code running on shared memory: reset them while signals are blocked.
+// Signals 32 and 33 are libc's own (its sigaction refuses them, setting errno).
+void ResetSignalHandlers() {
   for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig >= 32 && sig < SIGRTMIN) continue;
     struct sigaction sa;
     if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
       sa.sa_handler = SIG_DFL;
       sigaction(sig, &sa, nullptr);
     }
   }
-  sigprocmask(SIG_SETMASK, &c.signal_mask, nullptr);
+}
+
+bool SetCaps(bool all) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  for (auto& d : data) {
+    d.effective = all ? d.permitted : 0;
+    if (!all) d.permitted = d.inheritable = 0;
+  }
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+// The restrictions every program gets, in the order that keeps each step possible: streams,
+// limits, identity, then no new privileges, Landlock, seccomp (last: it allows none of the
+// calls before it), and exec.
+[[noreturn]] void RunProgram(const ChildPlan& c) {
   const int err_fd = c.fds.err_fd;
-  if (setpgid(0, 0) != 0) ChildFail(err_fd, 1);
+  if (!c.namespaces && setpgid(0, 0) != 0) ChildFail(err_fd, kStepSetpgid);
   if (dup2(c.fds.stdin_fd, 0) < 0 || dup2(c.fds.stdout_fd, 1) < 0 || dup2(c.fds.stderr_fd, 2) < 0) {
-    ChildFail(err_fd, 2);
+    ChildFail(err_fd, kStepDup2);
   }
   for (const auto& [resource, limit] : c.rlimits) {
-    if (setrlimit(resource, &limit) != 0) ChildFail(err_fd, 3);
+    if (setrlimit(resource, &limit) != 0) ChildFail(err_fd, kStepSetrlimit);
   }
   if (c.switch_uid) {
-    // Raw system calls: libc's set*id wrappers would try to change the credentials of every thread
-    // of the parent, whose memory this child shares.
     if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
         syscall(SYS_setresgid, c.uid, c.uid, c.uid) != 0 ||
         syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0) {
-      ChildFail(err_fd, 4);
+      ChildFail(err_fd, kStepSetuid);
     }
   }
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(err_fd, 5);
-  if (chdir(c.dir) != 0) ChildFail(err_fd, 6);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(err_fd, 7);
-  if (c.fds.ruleset_fd >= 0) {
-    if (syscall(SYS_landlock_restrict_self, c.fds.ruleset_fd, 0) != 0) ChildFail(err_fd, 8);
+  if (c.namespaces) {
+    // Nothing of the namespace's capabilities survives: not the bounding set, not on exec.
+    for (int cap = 0; cap <= 63; ++cap) RawSyscall(SYS_prctl, PR_CAPBSET_DROP, cap);
+    if (prctl(PR_SET_KEEPCAPS, 0) != 0 || !SetCaps(false)) ChildFail(err_fd, kStepDropCaps);
   }
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c.seccomp) != 0) ChildFail(err_fd, 9);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(err_fd, kStepPdeathsig);
+  if (!c.namespaces && chdir(c.dir) != 0) ChildFail(err_fd, kStepChdir);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(err_fd, kStepNoNewPrivs);
+  if (ApplyLandlock(c.landlock) != 0) ChildFail(err_fd, kStepLandlock);
+  sigprocmask(SIG_SETMASK, &c.signal_mask, nullptr);
+  if (c.seccomp.len > 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &c.seccomp) != 0) {
+    ChildFail(err_fd, kStepSeccomp);
+  }
   // Close everything inherited except 0-2 and the error pipe (close-on-exec).
   if (err_fd > 3) syscall(SYS_close_range, 3, err_fd - 1, 0);
   syscall(SYS_close_range, err_fd + 1, ~0U, 0);
   execve(c.path, c.argv, c.envp);
-  ChildFail(err_fd, 10);
+  ChildFail(err_fd, kStepExecve);
 }
 
-int ChildMain(void* plan) { RunChild(*static_cast<const ChildPlan*>(plan)); }
+[[noreturn]] void RunPlain(const ChildPlan& c) {
+  ResetSignalHandlers();
+  RunProgram(c);
+}
+
+int ProgramMain(void* plan) { RunProgram(*static_cast<const ChildPlan*>(plan)); }
+
+// Closes every descriptor but `keep` (the clone copied the parent's whole table, which may hold
+// pipes of other runs whose readers wait for EOF).
+void CloseAllExcept(std::initializer_list<int> keep) {
+  unsigned int from = 0;
+  while (true) {
+    // The lowest descriptor to keep at or above `from`.
+    long next = -1;
+    for (int fd : keep) {
+      if (fd >= 0 && static_cast<unsigned int>(fd) >= from && (next < 0 || fd < next)) next = fd;
+    }
+    if (next < 0) break;
+    if (static_cast<unsigned int>(next) > from) {
+      RawSyscall(SYS_close_range, from, next - 1, 0);
+    }
+    from = static_cast<unsigned int>(next) + 1;
+  }
+  RawSyscall(SYS_close_range, from, ~0U, 0);
+}
+
+// Takes the inside ids the parent mapped, keeping the namespace's capabilities for the setup.
+bool BecomeInsideUser(const ChildPlan& c) {
+  if (prctl(PR_SET_KEEPCAPS, 1) != 0) return false;
+  if (syscall(SYS_setresgid, kInsideGid, kInsideGid, kInsideGid) != 0) return false;
+  if (c.drop_groups && syscall(SYS_setgroups, 0, nullptr) != 0) return false;
+  if (syscall(SYS_setresuid, kInsideUid, kInsideUid, kInsideUid) != 0) return false;
+  return true;
+}
+
+// The namespace's init: sets up, starts the program, reaps, reports, exits. Signals stay blocked
+// here (SIGKILL from the parent still ends it, and the namespace with it).
+[[noreturn]] void RunInit(const ChildPlan& c) {
+  ResetSignalHandlers();
+  const int err_fd = c.fds.err_fd;
+  if (setpgid(0, 0) != 0) ChildFail(err_fd, kStepSetpgid);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(err_fd, kStepPdeathsig);
+  char go = 0;
+  ssize_t n;
+  do {
+    n = read(c.fds.go_fd, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) ChildFail(err_fd, kStepGo);
+  CloseAllExcept({c.fds.stdin_fd, c.fds.stdout_fd, c.fds.stderr_fd, c.fds.err_fd, c.fds.exit_fd});
+  if (!BecomeInsideUser(c)) ChildFail(err_fd, kStepInitIds);
+  if (!SetCaps(true)) ChildFail(err_fd, kStepCaps);
+  if (unshare(CLONE_NEWCGROUP) != 0) ChildFail(err_fd, kStepCgroupNs);
+  if (sethostname("sandbox", 7) != 0) ChildFail(err_fd, kStepHostname);
+  if (const int step = BuildRoot(*c.root); step != 0) ChildFail(err_fd, step);
+  auto* stack = const_cast<char*>(c.program_stack.data());
+  const pid_t program = clone(ProgramMain, stack + c.program_stack.size(),
+                              CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ChildPlan*>(&c));
+  if (program < 0) ChildFail(err_fd, kStepStartProgram);
+  // The program exec'd (or reported its failure): the parent sees EOF, and the program's streams
+  // close when it does.
+  CloseAllExcept({c.fds.exit_fd});
+  InitReport report{0, 0};
+  auto wait_any = [](int* status, int flags) {
+    return RawSyscall(SYS_wait4, -1, reinterpret_cast<long>(status), flags | __WALL, 0);
+  };
+  while (true) {
+    int status = 0;
+    const long p = wait_any(&status, 0);
+    if (p == program) {
+      report.wait_status = status;
+      break;
+    }
+    if (p < 0 && p != -EINTR) break;
+  }
+  // What is still running was left behind: count it as it is killed.
+  int ignored = 0;
+  while (wait_any(&ignored, WNOHANG) > 0) {
+  }
+  RawSyscall(SYS_kill, -1, SIGKILL);
+  while (wait_any(&ignored, 0) > 0) ++report.leftovers;
+  RawSyscall(SYS_write, c.fds.exit_fd, reinterpret_cast<long>(&report), sizeof(report));
+  _exit(0);
+}
+
+int ChildMain(void* plan) {
+  const auto* c = static_cast<const ChildPlan*>(plan);
+  if (c->namespaces) RunInit(*c);
+  RunPlain(*c);
+}
 
 }  // namespace
 
@@ -192,60 +243,34 @@ absl::Status SandboxErrno(absl::string_view what) {
   return absl::InternalError(absl::StrCat("sandbox: ", what, ": ", strerror(errno)));
 }
 
-int ProbeLandlockAbi() {
-  const long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1 /*VERSION*/);
-  return abi > 0 ? static_cast<int>(abi) : 0;
-}
-
-bool ProbeSeccomp() { return kHaveSeccompArch && prctl(PR_GET_SECCOMP) >= 0; }
-
-absl::StatusOr<int> MakeRuleset(int abi, const std::string& dir) {
-  uint64_t handled = kFsWriteAbi1 | (abi >= 2 ? kFsRefer : 0) | (abi >= 3 ? kFsTruncate : 0);
-  LandlockRulesetAttr attr{handled, 0, 0};
-  size_t size = sizeof(uint64_t);
-  if (abi >= 6) {
-    attr.scoped = kScopeAbstractUnix | kScopeSignal;
-    size = sizeof(attr);
-  }
-  const int ruleset = static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, size, 0));
-  if (ruleset < 0) return SandboxErrno("landlock_create_ruleset");
-  auto allow = [&](const char* path, uint64_t access) -> absl::Status {
-    const int fd = open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0) return SandboxErrno(absl::StrCat("open ", path));
-    LandlockPathBeneath rule{access, fd};
-    const long r = syscall(SYS_landlock_add_rule, ruleset, 1 /*PATH_BENEATH*/, &rule, 0);
-    const int err = errno;
-    close(fd);
-    errno = err;
-    return r < 0 ? SandboxErrno(absl::StrCat("landlock_add_rule ", path)) : absl::OkStatus();
-  };
-  absl::Status s = allow(dir.c_str(), handled);
-  if (s.ok()) s = allow("/dev/null", kFsWriteFile | (abi >= 3 ? kFsTruncate : 0));
-  if (!s.ok()) {
-    close(ruleset);
-    return s;
-  }
-  return ruleset;
+int NamespaceCloneFlags() {
+  return CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 }
 
 ChildSetup::ChildSetup(const std::vector<std::string>& argv, const std::string& dir,
-                       const SandboxLimits& limits, const ChildFds& fds, bool switch_uid,
-                       uid_t uid) {
+                       const SandboxLimits& limits, const ChildFds& fds, bool switch_uid, uid_t uid,
+                       bool namespaces, bool rlimit_memory,
+                       const std::vector<sock_filter>* seccomp) {
   for (const std::string& a : argv) argv_.push_back(const_cast<char*>(a.c_str()));
   argv_.push_back(nullptr);
+  const std::string home = namespaces ? "/work" : dir;
   env_ = {"PATH=/usr/local/bin:/usr/bin:/bin",
-          absl::StrCat("HOME=", dir),
-          absl::StrCat("TMPDIR=", dir),
+          absl::StrCat("HOME=", home),
+          absl::StrCat("TMPDIR=", home),
           "LANG=C.UTF-8",
           "PYTHONDONTWRITEBYTECODE=1",
           "PYTHONIOENCODING=utf-8",
           "PYTHONHASHSEED=0"};
   for (const std::string& e : env_) envp_.push_back(const_cast<char*>(e.c_str()));
   envp_.push_back(nullptr);
-  seccomp_ = SeccompProgram();
   const rlim_t cpu = static_cast<rlim_t>(std::ceil(std::max(limits.cpu_time_s, 0.001)));
   rlim_t nproc = static_cast<rlim_t>(limits.max_processes);
-  if (!switch_uid) nproc += static_cast<rlim_t>(CountTasksOfUser(uid));
+  if (namespaces) {
+    nproc += 1;  // the init
+  } else if (!switch_uid) {
+    nproc += static_cast<rlim_t>(CountTasksOfUser(uid));
+  }
+  const rlim_t as = rlimit_memory ? rlim_t(limits.memory_bytes) : RLIM_INFINITY;
   plan_ = ChildPlan{
       .path = argv[0].c_str(),
       .argv = argv_.data(),
@@ -253,39 +278,106 @@ ChildSetup::ChildSetup(const std::vector<std::string>& argv, const std::string& 
       .dir = dir.c_str(),
       .fds = fds,
       .rlimits = {{RLIMIT_CPU, {cpu, cpu + 1}},
-                  {RLIMIT_AS, {rlim_t(limits.memory_bytes), rlim_t(limits.memory_bytes)}},
+                  {RLIMIT_AS, {as, as}},
                   {RLIMIT_NPROC, {nproc, nproc}},
                   {RLIMIT_FSIZE, {rlim_t(limits.max_file_bytes), rlim_t(limits.max_file_bytes)}},
                   {RLIMIT_NOFILE, {rlim_t(limits.max_open_files), rlim_t(limits.max_open_files)}},
                   {RLIMIT_CORE, {0, 0}}},
-      .switch_uid = switch_uid,
+      .switch_uid = switch_uid && !namespaces,
       .uid = uid,
-      .seccomp = {static_cast<unsigned short>(seccomp_.size()), seccomp_.data()}};
+      .namespaces = namespaces,
+      .drop_groups = false,
+      .root = nullptr,
+      .landlock = {},
+      .seccomp = {0, nullptr},
+      .signal_mask = {},
+      .program_stack = {}};
+  if (seccomp != nullptr) {
+    plan_.seccomp = {static_cast<unsigned short>(seccomp->size()),
+                     const_cast<sock_filter*>(seccomp->data())};
+  }
+  if (namespaces) plan_.program_stack.resize(64 << 10);
 }
 
-absl::StatusOr<pid_t> SpawnChild(ChildPlan* plan) {
-  // The child's stack; the parent is suspended until the child execs or exits (CLONE_VFORK).
-  std::vector<char> child_stack(256 << 10);
+absl::StatusOr<pid_t> SpawnChild(ChildPlan* plan, std::vector<char>* stack) {
+  stack->resize(256 << 10);
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &plan->signal_mask);
-  const pid_t pid = clone(ChildMain, child_stack.data() + child_stack.size(),
-                          CLONE_VM | CLONE_VFORK | SIGCHLD, plan);
-  const int fork_errno = errno;
+  const int flags = CLONE_VM | SIGCHLD | (plan->namespaces ? NamespaceCloneFlags() : CLONE_VFORK);
+  const pid_t pid = clone(ChildMain, stack->data() + stack->size(), flags, plan);
+  const int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &plan->signal_mask, nullptr);
   if (pid < 0) {
-    errno = fork_errno;
+    errno = clone_errno;
     return SandboxErrno("clone");
   }
   return pid;
 }
 
 const char* ChildStepName(int step) {
-  static const char* kNames[] = {"?",         "setpgid",      "dup2",
-                                 "setrlimit", "setuid",       "pdeathsig",
-                                 "chdir",     "no_new_privs", "landlock_restrict_self",
-                                 "seccomp",   "execve"};
-  return step >= 0 && step <= 10 ? kNames[step] : "?";
+  switch (step) {
+    case kStepSetpgid:
+      return "setpgid";
+    case kStepDup2:
+      return "dup2";
+    case kStepSetrlimit:
+      return "setrlimit";
+    case kStepSetuid:
+      return "setuid";
+    case kStepPdeathsig:
+      return "pdeathsig";
+    case kStepChdir:
+      return "chdir";
+    case kStepNoNewPrivs:
+      return "no_new_privs";
+    case kStepLandlock:
+      return "landlock";
+    case kStepSeccomp:
+      return "seccomp";
+    case kStepExecve:
+      return "execve";
+    case kStepGo:
+      return "waiting for the uid map";
+    case kStepInitIds:
+      return "setresuid in the user namespace";
+    case kStepCaps:
+      return "capset";
+    case kStepHostname:
+      return "sethostname";
+    case kStepCgroupNs:
+      return "unshare(CLONE_NEWCGROUP)";
+    case kStepStartProgram:
+      return "clone of the program";
+    case kStepDropCaps:
+      return "dropping capabilities";
+    case kStepMakePrivate:
+      return "making / private";
+    case kStepMountRoot:
+      return "mounting the root tmpfs";
+    case kStepRootMkdir:
+      return "mkdir in the root";
+    case kStepRootSymlink:
+      return "symlink in the root";
+    case kStepRootBind:
+      return "bind mount";
+    case kStepRootRemount:
+      return "read-only remount of a bind";
+    case kStepMountProc:
+      return "mounting /proc";
+    case kStepMountWork:
+      return "mounting /work";
+    case kStepWriteFile:
+      return "writing a file to /work";
+    case kStepRootReadOnly:
+      return "read-only remount of the root";
+    case kStepPivotRoot:
+      return "pivot_root";
+    case kStepDetachOld:
+      return "detaching the old root";
+    default:
+      return "?";
+  }
 }
 
 }  // namespace dsarl::envs

@@ -216,6 +216,7 @@ class CodeInterpreterEnv : public Environment {
     options.limits.wall_time_s = static_cast<double>(timeout_s_);
     options.limits.cpu_time_s = static_cast<double>(timeout_s_);
     options.files["main.py"] = code;
+    ASSIGN_OR_RETURN(options.read_only_paths, PythonReadPaths(python_));
     ASSIGN_OR_RETURN(SandboxResult r, RunSandboxed({python_, "-I", "-S", "main.py"}, options));
     std::string out = r.stdout_text;
     if (!r.stderr_text.empty()) absl::StrAppend(&out, out.empty() ? "" : "\n", r.stderr_text);

@@ -3,6 +3,7 @@
 #include "cli/job_check.h"
 
 #include "absl/strings/str_cat.h"
+#include "envs/sandbox.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -69,6 +70,39 @@ TEST(JobCheck, EachRoleChecksWhatItUses) {
   EXPECT_THAT(report.warnings, IsEmpty());
   absl::Status s = CheckJob(Load({"output_dir=/proc/none"}), JobRole::kLearner, &report);
   EXPECT_THAT(std::string(s.message()), HasSubstr("output_dir: '/proc/none' cannot be created"));
+}
+
+}  // namespace
+}  // namespace dsarl::cli
+
+namespace dsarl::cli {
+namespace {
+
+// A job with a code category needs the sandbox level it asks for on this machine; one without
+// does not care; an unknown level is named.
+TEST(JobCheck, TheSandboxLevelIsCheckedWhenCodeMayRun) {
+  JobCheckReport report;
+  absl::Status bad = CheckJob(Load({"envs.sandbox_min_level=sealed"}), JobRole::kRun, &report);
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("envs.sandbox_min_level: unknown sandbox level"));
+  const envs::SandboxLevel here = envs::LevelOfLayers(envs::GetSandboxSupport().layers);
+  for (envs::SandboxLevel level : {envs::SandboxLevel::kMinimal, envs::SandboxLevel::kFiltered,
+                                   envs::SandboxLevel::kIsolated, envs::SandboxLevel::kStrict}) {
+    const std::string set = absl::StrCat("envs.sandbox_min_level=", envs::SandboxLevelName(level));
+    absl::Status code =
+        CheckJob(Load({set, "envs.categories=code_interpreter"}), JobRole::kRun, &report);
+    if (level <= here) {
+      EXPECT_TRUE(code.ok()) << set << ": " << code;
+    } else {
+      EXPECT_THAT(std::string(code.message()),
+                  HasSubstr("envs.sandbox_min_level: sandbox: this machine reaches level"))
+          << set;
+    }
+    // The quickstart's categories run no code.
+    absl::Status no_code = CheckJob(Load({set}), JobRole::kRun, &report);
+    EXPECT_TRUE(no_code.ok()) << set << ": " << no_code;
+  }
+  envs::SetSandboxPolicy({});
 }
 
 }  // namespace

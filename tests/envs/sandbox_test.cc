@@ -16,17 +16,21 @@ namespace {
 class SandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    DSARL_REQUIRE(GetSandboxSupport().landlock_abi > 0 && GetSandboxSupport().seccomp,
+    DSARL_REQUIRE(GetSandboxSupport().landlock_abi > 0 && GetSandboxSupport().seccomp(),
                   "a kernel with Landlock and seccomp (the sandbox refuses to run without them)");
     auto python = FindPython();
     DSARL_REQUIRE(python.ok(), python.status());
     python_ = *python;
+    auto paths = PythonReadPaths(python_);
+    ASSERT_TRUE(paths.ok()) << paths.status();
+    paths_ = *paths;
   }
   // Runs `code` with python. Unless the test sets them, the time limits are far above what any
   // of these programs needs on a loaded machine (a test about one limit must not be stopped by
   // another because the machine is busy).
   SandboxResult Run(const std::string& code, SandboxOptions options = {}) {
     options.files["main.py"] = code;
+    options.read_only_paths = paths_;
     if (options.limits.wall_time_s == SandboxLimits().wall_time_s) options.limits.wall_time_s = 120;
     if (options.limits.cpu_time_s == SandboxLimits().cpu_time_s) options.limits.cpu_time_s = 60;
     auto r = RunSandboxed({python_, "-I", "-S", "main.py"}, options);
@@ -34,6 +38,7 @@ class SandboxTest : public ::testing::Test {
     return r.ok() ? *r : SandboxResult{};
   }
   std::string python_;
+  std::vector<std::string> paths_;
 };
 
 TEST_F(SandboxTest, RunsAWellBehavedProgram) {
@@ -96,7 +101,8 @@ TEST_F(SandboxTest, NetworkAccessIsStopped) {
 }
 
 TEST_F(SandboxTest, WriteOutsideItsDirectoryIsStopped) {
-  char tmpl[] = "/tmp/dsarl-sandbox-target-XXXXXX";
+  // Not under /tmp: in the private root /tmp is the program's own directory.
+  char tmpl[] = "/var/tmp/dsarl-sandbox-target-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   chmod(tmpl, 0777);  // writable by anyone, so only the sandbox can stop the write
   const std::string target = std::string(tmpl) + "/escaped.txt";
