@@ -71,11 +71,13 @@ void BM_SandboxedPython(benchmark::State& state) {
   o.min_level = static_cast<int>(SandboxLevel::kMinimal);
   if (state.range(0) >= 1) o.disabled_layers |= kLayerNamespaces;
   if (state.range(0) >= 2) o.disabled_layers |= kLayerLandlockRead;
+  uint32_t layers = 0;
   for (auto _ : state) {
     auto r = RunSandboxed({*python, "-I", "-S", "main.py"}, o);
     if (!r.ok() || !r->ok()) state.SkipWithError("run failed");
+    if (r.ok()) layers = r->layers;
   }
-  state.SetLabel(SandboxLayerNames(GetSandboxSupport().layers & ~o.disabled_layers));
+  state.SetLabel(SandboxLayerNames(layers));
 }
 BENCHMARK(BM_SandboxedPython)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
