@@ -43,7 +43,8 @@ void BM_ExecuteCode(benchmark::State& state) {
   proto::EnvSpec spec;
   spec.set_category("code_interpreter");
   spec.set_seed(7);
-  (*spec.mutable_params())["naming"] = "2";
+  const std::string naming = "naming", value = "2";
+  spec.mutable_params()->insert({naming, value});
   auto env = category->build(spec);
   if (!env.ok()) return state.SkipWithError(env.status().ToString().c_str());
   auto episode = (*env)->Reset(1, 0);
