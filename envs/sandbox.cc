@@ -160,14 +160,7 @@ absl::Status OpenRunFds(const std::string& stdin_text, bool namespaces, RunFds* 
 }
 
 bool WriteProcFile(pid_t pid, const char* name, const std::string& text) {
-  const std::string path = absl::StrCat("/proc/", pid, "/", name);
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  const int err = errno;
-  close(fd);
-  errno = err;
-  return ok;
+  return WriteControlFile(absl::StrCat("/proc/", pid, "/", name), text);
 }
 
 // Maps the namespaced child's inside ids to `outer` (a sandbox-only uid as root, else ourselves),

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "envs/sandbox_internal.h"
 
 namespace dsarl::envs {
 namespace {
@@ -28,17 +29,6 @@ std::string ReadSmall(const std::string& path) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
-}
-
-// Writes `value` to the control file `path`; errno is kept on failure.
-bool WriteControl(const std::string& path, const std::string& value) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
-  const int err = errno;
-  close(fd);
-  errno = err;
-  return ok;
 }
 
 bool HasWord(const std::string& text, absl::string_view word) {
@@ -96,7 +86,7 @@ CgroupParent FindCgroupParent(const std::string& hint) {
   }
   std::string subtree = ReadSmall(dir + "/cgroup.subtree_control");
   if (!HasWord(subtree, "memory") || !HasWord(subtree, "pids")) {
-    if (!WriteControl(dir + "/cgroup.subtree_control", "+memory +pids")) {
+    if (!WriteControlFile(dir + "/cgroup.subtree_control", "+memory +pids")) {
       p.why_not =
           absl::StrCat("cannot enable memory and pids for children of ", dir, ": ", strerror(errno),
                        errno == EBUSY ? " (it holds processes: set "
@@ -106,7 +96,7 @@ CgroupParent FindCgroupParent(const std::string& hint) {
     }
   }
   if (HasWord(controllers, "cpu") && !HasWord(subtree, "cpu")) {
-    WriteControl(dir + "/cgroup.subtree_control", "+cpu");
+    WriteControlFile(dir + "/cgroup.subtree_control", "+cpu");
   }
   p.cpu = HasWord(ReadSmall(dir + "/cgroup.subtree_control"), "cpu");
   const std::string probe = absl::StrCat(dir, "/dsarl-probe-", getpid());
@@ -146,7 +136,7 @@ absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const CgroupParent&
   for (const Setting& s : settings) {
     const std::string path = absl::StrCat(dir, "/", s.file);
     if (s.optional && access(path.c_str(), F_OK) != 0) continue;
-    if (!WriteControl(path, s.value)) {
+    if (!WriteControlFile(path, s.value)) {
       return absl::InternalError(absl::StrCat("sandbox: writing ", path, ": ", strerror(errno)));
     }
   }
@@ -154,14 +144,14 @@ absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const CgroupParent&
 }
 
 RunCgroup::~RunCgroup() {
-  WriteControl(dir_ + "/cgroup.kill", "1");
+  WriteControlFile(dir_ + "/cgroup.kill", "1");
   for (int i = 0; i < 200 && rmdir(dir_.c_str()) != 0 && errno == EBUSY; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
 absl::Status RunCgroup::Add(pid_t pid) const {
-  if (!WriteControl(dir_ + "/cgroup.procs", std::to_string(pid))) {
+  if (!WriteControlFile(dir_ + "/cgroup.procs", std::to_string(pid))) {
     return absl::InternalError(
         absl::StrCat("sandbox: writing ", dir_, "/cgroup.procs: ", strerror(errno)));
   }

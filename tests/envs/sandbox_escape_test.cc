@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "envs/sandbox.h"
 #include "gtest/gtest.h"
+#include "tests/envs/sandbox_python.h"
 #include "tests/prerequisite.h"
 
 namespace dsarl::envs {
@@ -40,12 +41,10 @@ class SandboxEscape : public ::testing::Test {
     const uint32_t need = kNs | kLayerSeccomp | kLayerLandlockRead;
     DSARL_REQUIRE((GetSandboxSupport().layers & need) == need,
                   "user namespaces, seccomp and Landlock (dsarl doctor says which is missing)");
-    auto python = FindPython();
+    auto python = FindTestPython();
     DSARL_REQUIRE(python.ok(), python.status());
-    python_ = *python;
-    auto paths = PythonReadPaths(python_);
-    ASSERT_TRUE(paths.ok()) << paths.status();
-    paths_ = *paths;
+    python_ = python->path;
+    paths_ = python->read_paths;
     char tmpl[] = "/tmp/dsarl-escape-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "gtest/gtest.h"
+#include "tests/envs/sandbox_python.h"
 #include "tests/prerequisite.h"
 #include "tests/status_matchers.h"
 
@@ -18,12 +19,10 @@ class SandboxTest : public ::testing::Test {
   void SetUp() override {
     DSARL_REQUIRE(GetSandboxSupport().landlock_abi > 0 && GetSandboxSupport().seccomp(),
                   "a kernel with Landlock and seccomp (the sandbox refuses to run without them)");
-    auto python = FindPython();
+    auto python = FindTestPython();
     DSARL_REQUIRE(python.ok(), python.status());
-    python_ = *python;
-    auto paths = PythonReadPaths(python_);
-    ASSERT_TRUE(paths.ok()) << paths.status();
-    paths_ = *paths;
+    python_ = python->path;
+    paths_ = python->read_paths;
   }
   // Runs `code` with python. Unless the test sets them, the time limits are far above what any
   // of these programs needs on a loaded machine (a test about one limit must not be stopped by
