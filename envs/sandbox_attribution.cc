@@ -80,7 +80,7 @@ void FromText(const SandboxLimits& lim, SandboxResult* r) {
   } else if (says({"ProcessLookupError"})) {
     Stop(r, SandboxLimit::kSignal, kLayerPidNs,
          "signal denied: no process outside its PID namespace is visible");
-  } else if (says({"Function not implemented"})) {
+  } else if (says({"Function not implemented"})) {  // strerror(ENOSYS): the allowlist's answer
     Stop(r, SandboxLimit::kSyscall, kLayerSeccomp,
          "system call denied: it is not on the sandbox's allowlist");
   } else if (says({"Operation not permitted"}) && says({"kill("})) {
