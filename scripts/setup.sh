@@ -6,7 +6,8 @@ set -euo pipefail
 DEB_PACKAGES=(
   build-essential cmake pkg-config ninja-build clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev rocksdb-tools libseccomp-dev
+  libabsl-dev librocksdb-dev rocksdb-tools libseccomp-dev libgloo-dev
+  slurmctld slurmd slurm-client munge iproute2
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-openmp-dev libspdlog-dev libfmt-dev
   python3-torch python3-numpy python3-grpcio python3-protobuf
