@@ -11,6 +11,8 @@
 #include "cli/commands.h"
 #include "envs/sandbox.h"
 #include "google/protobuf/stubs/common.h"
+#include "learner/dist/rank_layout.h"
+#include "learner/dist/world.h"
 #include "model/cpu/isa.h"
 #include "model/device.h"
 #include "store/version.h"
@@ -35,6 +37,20 @@ std::string CpuFeatures() {
 }
 
 // The code sandbox's layers here, the level they reach, and why any layer is missing.
+// The learner rank this process would be, from the launcher's variables, and the backend its
+// collectives would use (with cluster.use_gpu on).
+void PrintRanks() {
+  auto layout = learner::dist::RankLayoutFromEnv(learner::dist::ProcessEnv(), 1);
+  if (!layout.ok()) {
+    std::cout << "  ranks        cannot tell: " << layout.status().message() << "\n";
+    return;
+  }
+  std::string why;
+  const std::string backend = learner::dist::BackendChoice(true, &why);
+  std::cout << "  ranks        " << layout->Describe() << "\n";
+  std::cout << "               collectives over " << backend << " (" << why << ")\n";
+}
+
 void PrintSandbox() {
   const envs::SandboxSupport& s = envs::GetSandboxSupport();
   std::cout << absl::StrFormat("  sandbox      level %s; layers: %s\n",
@@ -85,6 +101,7 @@ int Run() {
             << google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION) << "\n";
   std::cout << "  rocksdb      " << store::RocksDbVersion() << "\n";
   PrintSandbox();
+  PrintRanks();
   return 0;
 }
 

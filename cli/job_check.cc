@@ -104,6 +104,13 @@ void CheckAddresses(Checker& k) {
       k.Fail("cluster.learner_listen", s.message());
     }
   }
+  if (k.role == JobRole::kRun && c.cluster().learner_world_size() > 1) {
+    k.Fail("cluster.learner_world_size",
+           absl::StrCat(c.cluster().learner_world_size(),
+                        " learner ranks need a launcher: `dsarl run` trains on one; start the "
+                        "ranks with `dsarl learner` under torchrun-style variables or Slurm "
+                        "(configs/slurm/, docs/training.md 'Clusters')"));
+  }
   for (int i = 0; i < c.envs().remote_addresses_size(); ++i) {
     if (absl::Status s = rpc::ValidateAddress(c.envs().remote_addresses(i), false); !s.ok()) {
       k.Fail(absl::StrCat("envs.remote_addresses[", i, "]"), s.message());
@@ -285,6 +292,7 @@ void CheckMemory(Checker& k, const model::ModelDims& dims, JobCheckReport* repor
           c.rollout().num_workers());
       break;
     case JobRole::kLearner:
+    case JobRole::kLearnerRank:
       add("learner", learner, 1);
       break;
     case JobRole::kRollout:

@@ -19,11 +19,12 @@ namespace dsarl::cli {
 
 // Which processes of a job run here; the memory estimate sums theirs.
 enum class JobRole {
-  kRun,      // `dsarl run`: the learner, rollout.num_workers workers, SFT and evaluation
-  kLearner,  // `dsarl learner`
-  kRollout,  // `dsarl rollout`: one worker
-  kSft,      // `dsarl sft`
-  kEval,     // `dsarl eval`
+  kRun,          // `dsarl run`: the learner, rollout.num_workers workers, SFT and evaluation
+  kLearner,      // `dsarl learner` (its rank 0)
+  kLearnerRank,  // `dsarl learner` as another rank: trains, holds no store, serves nothing
+  kRollout,      // `dsarl rollout`: one worker
+  kSft,          // `dsarl sft`
+  kEval,         // `dsarl eval`
 };
 
 struct JobCheckReport {

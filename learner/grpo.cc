@@ -212,6 +212,37 @@ absl::StatusOr<GrpoStats> GrpoAccumulator::Stats() const {
   return st;
 }
 
+std::vector<double> GrpoAccumulator::SequenceSums() const {
+  return {double(masked_),
+          double(clipped_),
+          kl_sum_,
+          ratio_sum_,
+          reward_sum_,
+          reward_sq_,
+          adv_sq_,
+          length_sum_,
+          double(tokens_),
+          double(sequences_),
+          error_.ok() ? 0.0 : 1.0};
+}
+
+void GrpoAccumulator::SetSequenceSums(const std::vector<double>& s) {
+  if (s.size() != 11) return;
+  masked_ = std::llround(s[0]);
+  clipped_ = std::llround(s[1]);
+  kl_sum_ = s[2];
+  ratio_sum_ = s[3];
+  reward_sum_ = s[4];
+  reward_sq_ = s[5];
+  adv_sq_ = s[6];
+  length_sum_ = s[7];
+  tokens_ = std::llround(s[8]);
+  sequences_ = std::llround(s[9]);
+  if (s[10] > 0 && error_.ok()) {
+    error_ = absl::InvalidArgumentError("grpo: a sequence on another learner rank is malformed");
+  }
+}
+
 absl::StatusOr<GrpoResult> ComputeGrpo(const std::vector<GrpoGroup>& batch, const GrpoConfig& c) {
   // Everything is checked before anything is computed, and the normalizer counts every token.
   GrpoNorm norm{static_cast<int>(batch.size()), 0};

@@ -129,6 +129,12 @@ class GrpoAccumulator {
   // CheckSequence error of an added sequence, when there was one.
   absl::StatusOr<GrpoStats> Stats() const;
 
+  // The sums AddSequence keeps, and 1 when a sequence failed CheckSequence: what accumulators of
+  // the same groups that saw different sequences (the learner's ranks) add up.
+  std::vector<double> SequenceSums() const;
+  // Replaces them with `sums` (SequenceSums' layout, summed over ranks).
+  void SetSequenceSums(const std::vector<double>& sums);
+
  private:
   struct Group {
     std::vector<double> rewards, advantages;

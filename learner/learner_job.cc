@@ -34,16 +34,6 @@ bool PromptSelected(const proto::Prompt& p, const proto::JobConfig& c) {
   return false;
 }
 
-// The reference policy and a fresh policy come from the same place: the configured checkpoint,
-// or a seeded random initialization.
-absl::StatusOr<std::unique_ptr<model::Transformer>> InitialModel(const proto::JobConfig& c) {
-  if (!c.model().checkpoint().empty()) return model::LoadCheckpoint(c.model().checkpoint());
-  ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
-  auto m = std::make_unique<model::Transformer>(dims);
-  m->InitRandom(c.seed());
-  return m;
-}
-
 // True when the group's usable trajectories all have the same reward: zero advantage, no signal.
 bool AllRewardsEqual(const proto::Group& g) {
   bool seen = false;
@@ -99,6 +89,7 @@ absl::StatusOr<std::unique_ptr<LearnerJob>> LearnerJob::Create(const proto::JobC
   const size_t n_prompts = prompts.size();
   RETURN_IF_ERROR(job->StartTraining(std::move(prompts)));
   RETURN_IF_ERROR(job->Resume());
+  RETURN_IF_ERROR(job->SyncRanks());
   RETURN_IF_ERROR(job->weights_->Publish(job->version_));
   // One row per step in metrics.jsonl and the store: those after the checkpoint are trained again.
   const MetricsOptions mo{
@@ -165,11 +156,9 @@ absl::Status LearnerJob::StartTraining(std::vector<uint64_t> prompts) {
   if (c.learner().kl_coef() > 0) {
     ASSIGN_OR_RETURN(reference, InitialModel(c));
   }
-  TrainerOptions to = TrainerOptionsFromConfig(c);
-  const int mb = std::max(1, c.learner().minibatches_per_step());
-  to.lr.total_steps = c.learner().total_steps() * mb;
-  to.lr.warmup_steps = c.learner().warmup_steps() * mb;
-  trainer_ = std::make_unique<Trainer>(policy_.get(), std::move(reference), to);
+  trainer_ =
+      std::make_unique<Trainer>(policy_.get(), std::move(reference), LearnerTrainerOptions(c));
+  trainer_->set_communicator(options_.comm);
   intake_ = IntakeLimitsFromConfig(c, policy_->dims());
   auto scheduler = std::make_unique<PromptScheduler>(
       prompts, c.seed(), static_cast<int64_t>(c.learner().lease_timeout_s() * 1000));
@@ -299,6 +288,7 @@ absl::StatusOr<StepReport> LearnerJob::TrainStep(std::vector<proto::Group>* grou
   std::vector<size_t> source;
   ASSIGN_OR_RETURN(std::vector<TrainGroup> train, Convert(groups, stats, &source));
   if (train.empty()) return StepReport{};
+  if (link_) RETURN_IF_ERROR(link_->SendStep(step_ + 1, train));
   ASSIGN_OR_RETURN(StepReport report, trainer_->GrpoStep(train));
   if (report.dropped.empty()) return report;
   std::vector<bool> drop(groups->size(), false);
@@ -411,10 +401,36 @@ bool LearnerJob::DrawGroups(std::vector<proto::Group>* groups, std::vector<proto
   return true;
 }
 
+absl::Status LearnerJob::SyncRanks() {
+  dist::Communicator* comm = options_.comm;
+  if (comm == nullptr || comm->world_size() == 1) return absl::OkStatus();
+  // Rank 0 may wait for rollouts this long between messages; the others wait for one at most the
+  // collective timeout.
+  const double timeout_ms = config_.cluster().collective_timeout_s() * 1000;
+  link_ = std::make_unique<RankLink>(comm, std::chrono::milliseconds(int64_t(timeout_ms / 4)));
+  RETURN_IF_ERROR(link_->SendState(step_));
+  return link_->SyncState(policy_.get(), trainer_->reference(), trainer_.get());
+}
+
 absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
+  absl::Status s = RunSteps(stop);
+  if (link_ && link_error_.ok()) {
+    // The other ranks stop with this one: failed, when it failed.
+    absl::Status told = link_->SendStop(
+        s.ok() ? (stop.load() ? "stopped" : "finished") : std::string(s.message()), !s.ok());
+    if (s.ok() && !told.ok()) s = told;
+  }
+  return s;
+}
+
+absl::Status LearnerJob::RunSteps(const std::atomic<bool>& stop) {
   const proto::LearnerConfig& lc = config_.learner();
-  const auto stopping = [&] { return stop.load(); };
-  while (step_ < lc.total_steps() && !stop.load()) {
+  // While rank 0 waits for rollouts the other ranks hear from it at least every timeout / 4.
+  const auto stopping = [&] {
+    if (link_ && link_error_.ok()) link_error_ = link_->MaybeKeepAlive(step_);
+    return stop.load() || !link_error_.ok();
+  };
+  while (step_ < lc.total_steps() && !stopping()) {
     std::vector<proto::Group> groups, uniform;
     if (!DrawGroups(&groups, &uniform, stopping)) {
       for (auto& g : uniform) groups.push_back(std::move(g));
@@ -468,6 +484,11 @@ absl::Status LearnerJob::Run(const std::atomic<bool>& stop) {
     }
     if (lc.checkpoint_every() > 0 && step_ % lc.checkpoint_every() == 0)
       RETURN_IF_ERROR(Checkpoint());
+  }
+  if (!link_error_.ok()) {
+    // A rank is gone: what was trained is checkpointed, and the job fails naming the rank.
+    (void)Checkpoint();
+    return link_error_;
   }
   auto last = checkpointer_->Latest();
   if (!last.ok() || last->step() != step_) RETURN_IF_ERROR(Checkpoint());

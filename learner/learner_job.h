@@ -22,6 +22,7 @@
 #include "learner/intake.h"
 #include "learner/learner_state.h"
 #include "learner/metrics.h"
+#include "learner/rank_link.h"
 #include "learner/service.h"
 #include "learner/trainer.h"
 #include "learner/weights.h"
@@ -34,6 +35,9 @@ struct LearnerJobOptions {
   std::string listen;                                // overrides cluster.learner_listen when set
   rpc::ServerSecurity security;                      // token, TLS, mTLS (proto/rpc_security.h)
   std::function<void(const std::string&)> progress;  // one line per step (default: stderr)
+  // The learner's ranks when it has several (not owned): this job is rank 0 and the others run
+  // RunFollowerRank (learner/rank_link.h). Null: one rank.
+  dist::Communicator* comm = nullptr;
 };
 
 // What Run trained in this process: enough to tell a run that learned from nothing.
@@ -63,7 +67,8 @@ class LearnerJob {
   const model::Transformer& policy() const { return *policy_; }
 
   // Trains until learner.total_steps steps are done (OK), or `stop` turns true (OK, after a
-  // checkpoint). Then tells workers the job is finished.
+  // checkpoint). Then tells workers the job is finished, and the other ranks to stop (that rank 0
+  // failed, when it did).
   absl::Status Run(const std::atomic<bool>& stop);
 
   // What Run has trained in this process so far.
@@ -108,6 +113,10 @@ class LearnerJob {
   // removed from `groups`. Errors: the trainer's or the store's.
   absl::StatusOr<StepReport> TrainStep(std::vector<proto::Group>* groups, ConvertStats* stats);
   absl::Status Checkpoint();
+  // Run's loop.
+  absl::Status RunSteps(const std::atomic<bool>& stop);
+  // Rank 0's state to the other ranks (at start and resume).
+  absl::Status SyncRanks();
   // Takes the next step's groups: prompts_per_step of them, or with skip_uniform_groups that many
   // with unequal rewards in `groups` and the all-equal ones drawn meanwhile in `uniform`. False
   // when the learner is stopping or (without skipping) fewer came within a second; the caller
@@ -129,6 +138,8 @@ class LearnerJob {
   std::unique_ptr<WeightsPublisher> weights_;
   std::unique_ptr<LearnerServer> server_;
   std::unique_ptr<MetricsWriter> metrics_;
+  std::unique_ptr<RankLink> link_;  // with several ranks
+  absl::Status link_error_;         // the first failure to reach the other ranks
   std::vector<std::map<std::string, double>> history_;
   TrainingTotals totals_;
   IntakeLimits intake_;   // the job's (max_policy_version unset)

@@ -41,6 +41,10 @@ class AdamW {
   // One update of the selected tensors of `params` with `grads` at learning rate `lr`.
   void Step(float* params, const float* grads, double lr);
   int64_t steps() const { return t_; }
+  // The moments and the step count, for the learner's ranks to take rank 0's (learner/rank_link).
+  std::vector<float>& first_moment() { return m_; }
+  std::vector<float>& second_moment() { return v_; }
+  void set_steps(int64_t t) { t_ = t; }
 
   // Moments and step count as safetensors (for resuming); Load checks shapes and names.
   absl::Status Save(const std::string& path) const;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "learner/data_parallel.h"
 
 namespace dsarl::learner {
 
@@ -232,6 +233,7 @@ struct Trainer::GrpoPass {
   GrpoAccumulator grpo;                     // advantages, loss terms and statistics
   std::vector<std::string> drop;            // per group of the batch: why it is dropped, or ""
   std::vector<int> acc_group;               // per group of the batch: its index in `grpo`
+  std::vector<int> owner;                   // per group of the batch: the rank that trains it
   model::ForwardOptions forward;
   double entropy_sum = 0;
   int64_t entropy_n = 0;
@@ -268,17 +270,65 @@ void Trainer::AdmitGroups(const std::vector<TrainGroup>& batch, GrpoPass* pass) 
   }
 }
 
-void Trainer::DropNonFiniteReference(GrpoPass* pass) const {
+bool Trainer::Owned(const GrpoPass& pass, int group) const {
+  return pass.owner[group] == (comm_ == nullptr ? 0 : comm_->rank());
+}
+
+absl::Status Trainer::ReferenceLogProbs(GrpoPass* pass) {
+  std::vector<const TrainSample*> mine;
+  std::vector<size_t> at;
   for (size_t a = 0; a < pass->samples.size(); ++a) {
+    if (!Owned(*pass, pass->where[a].first)) continue;
+    mine.push_back(pass->samples[a]);
+    at.push_back(a);
+  }
+  pass->ref.assign(pass->samples.size(), {});
+  if (!mine.empty()) {
+    ASSIGN_OR_RETURN(std::vector<std::vector<float>> ref, LogProbs(reference_.get(), mine));
+    for (size_t k = 0; k < at.size(); ++k) pass->ref[at[k]] = std::move(ref[k]);
+  }
+  // Per group: 1 + the sample and the token of its first non-finite reference log-prob, written
+  // by its owner alone, so that every rank drops it with the same reason.
+  const size_t n_groups = pass->drop.size();
+  std::vector<double> bad(3 * n_groups, 0.0);
+  for (size_t a : at) {
     const TrainSample& x = *pass->samples[a];
     const int g = pass->where[a].first;
-    for (size_t t = 0; t < x.tokens.size() && pass->drop[g].empty(); ++t) {
+    for (size_t t = 0; t < x.tokens.size() && bad[3 * g] == 0; ++t) {
       if (x.loss_mask[t] && !std::isfinite(pass->ref[a][t])) {
-        pass->drop[g] = absl::StrCat("sample ", pass->where[a].second, ": reference log-prob at ",
-                                     t, " is not finite");
+        bad[3 * g] = 1;
+        bad[3 * g + 1] = pass->where[a].second;
+        bad[3 * g + 2] = double(t);
       }
     }
   }
+  if (comm_ != nullptr)
+    RETURN_IF_ERROR(comm_->AllReduce(absl::MakeSpan(bad), dist::ReduceOp::kSum));
+  for (size_t g = 0; g < n_groups; ++g) {
+    if (bad[3 * g] > 0 && pass->drop[g].empty()) {
+      pass->drop[g] = absl::StrCat("sample ", int64_t(bad[3 * g + 1]), ": reference log-prob at ",
+                                   int64_t(bad[3 * g + 2]), " is not finite");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::ReduceStatistics(GrpoPass* pass) {
+  if (comm_ == nullptr || comm_->world_size() == 1) return absl::OkStatus();
+  std::vector<double> sums = pass->grpo.SequenceSums();
+  sums.push_back(pass->entropy_sum);
+  sums.push_back(double(pass->entropy_n));
+  sums.push_back(double(pass->report.tokens));
+  sums.push_back(double(pass->report.micro_batches));
+  RETURN_IF_ERROR(comm_->AllReduce(absl::MakeSpan(sums), dist::ReduceOp::kSum));
+  const size_t n = sums.size();
+  pass->report.micro_batches = std::llround(sums[n - 1]);
+  pass->report.tokens = std::llround(sums[n - 2]);
+  pass->entropy_n = std::llround(sums[n - 3]);
+  pass->entropy_sum = sums[n - 4];
+  sums.resize(n - 4);
+  pass->grpo.SetSequenceSums(sums);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batch) {
@@ -287,21 +337,34 @@ absl::StatusOr<StepReport> Trainer::GrpoStep(const std::vector<TrainGroup>& batc
   if (n_groups == 0) return absl::InvalidArgumentError("GRPO step with no groups");
   GrpoPass pass(gc);
   AdmitGroups(batch, &pass);
+  const int n_mb = std::max(1, std::min(options_.minibatches, n_groups));
+  // Which rank trains each group: within each mini-batch, balanced by tokens.
+  std::vector<int64_t> tokens(n_groups, 0);
+  std::vector<bool> live(n_groups);
+  for (int g = 0; g < n_groups; ++g) {
+    live[g] = pass.drop[g].empty();
+    for (const TrainSample& x : batch[g].samples) tokens[g] += x.tokens.size();
+  }
+  pass.owner.assign(n_groups, -1);
+  const int world = comm_ == nullptr ? 1 : comm_->world_size();
+  for (int mb = 0; mb < n_mb; ++mb) {
+    AssignOwners(tokens, live, n_groups * mb / n_mb, n_groups * (mb + 1) / n_mb, world,
+                 &pass.owner);
+  }
   // Reference log-probs once per rollout batch.
   if (gc.beta > 0 && !pass.samples.empty()) {
     if (!reference_) return absl::FailedPreconditionError("kl_coef > 0 needs a reference model");
-    ASSIGN_OR_RETURN(pass.ref, LogProbs(reference_.get(), pass.samples));
-    DropNonFiniteReference(&pass);
+    RETURN_IF_ERROR(ReferenceLogProbs(&pass));
   }
   pass.forward = ScoringOptions();
   pass.forward.entropy = true;
-  const int n_mb = std::max(1, std::min(options_.minibatches, n_groups));
   for (int mb = 0; mb < n_mb; ++mb) {
     RETURN_IF_ERROR(GrpoMinibatch(n_groups * mb / n_mb, n_groups * (mb + 1) / n_mb, &pass));
   }
   for (int g = 0; g < n_groups; ++g) {
     if (!pass.drop[g].empty()) pass.report.dropped.push_back({g, pass.drop[g]});
   }
+  RETURN_IF_ERROR(ReduceStatistics(&pass));
   // Batch statistics from the log-probs each group was trained with.
   // (A non-finite log-prob, already reported as a skipped step, leaves the statistics empty.)
   if (absl::StatusOr<GrpoStats> stats = pass.grpo.Stats(); stats.ok()) pass.report.grpo = *stats;
@@ -353,15 +416,30 @@ absl::Status Trainer::GrpoMinibatchPass(int g0, int g1, GrpoPass* pass, double* 
   for (size_t k = 0; k < pass->samples.size(); ++k) {
     const int g = pass->where[k].first;
     if (g < g0 || g >= g1 || !pass->drop[g].empty()) continue;
+    // The normalizers count every rank's groups; this rank forwards its own.
+    for (int m : pass->samples[k]->loss_mask) norm.tokens += m != 0;
+    if (!Owned(*pass, g)) continue;
     samples.push_back(pass->samples[k]);
     index.push_back(k);
-    for (int m : pass->samples[k]->loss_mask) norm.tokens += m != 0;
   }
   policy_->ZeroGrad();
   for (const std::vector<int>& micro : Pack(samples)) {
     RETURN_IF_ERROR(GrpoMicroBatch(samples, index, micro, norm, pass, objective, bad));
   }
-  return absl::OkStatus();
+  if (comm_ == nullptr || comm_->world_size() == 1) return absl::OkStatus();
+  // The objective and the non-finite groups of every rank, then the gradient.
+  std::vector<double> shared(1 + g1 - g0, 0.0);
+  shared[0] = *objective;
+  for (int g : *bad) shared[1 + g - g0] = 1;
+  RETURN_IF_ERROR(comm_->AllReduce(absl::MakeSpan(shared), dist::ReduceOp::kSum));
+  *objective = shared[0];
+  bad->clear();
+  for (int g = g0; g < g1; ++g) {
+    if (shared[1 + g - g0] > 0) bad->push_back(g);
+  }
+  return dist::BucketedAllReduce(comm_,
+                                 absl::MakeSpan(policy_->grads(), policy_->table().total_floats()),
+                                 dist::ReduceOp::kSum);
 }
 
 absl::Status Trainer::GrpoMicroBatch(const std::vector<const TrainSample*>& samples,

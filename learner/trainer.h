@@ -6,6 +6,9 @@
 // group that is malformed, or brings a non-finite value of its own, is dropped from the step
 // (reported), and the step trains on the others.
 // The same trainer runs the LM (SFT) and DSA-stage losses.
+// With a communicator of several ranks (learner/dist) a GRPO step is data-parallel
+// (learner/data_parallel.h): every rank calls GrpoStep with the same batch and each trains the
+// groups it owns; the result equals one rank's up to the order of float sums.
 #ifndef DSARL_LEARNER_TRAINER_H_
 #define DSARL_LEARNER_TRAINER_H_
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "learner/dist/communicator.h"
 #include "learner/grpo.h"
 #include "learner/optimizer.h"
 #include "model/transformer.h"
@@ -111,7 +115,11 @@ class Trainer {
 
   int64_t step() const { return step_; }
   void set_step(int64_t step) { step_ = step; }
+  // The ranks GrpoStep splits its groups over (not owned; null: this process alone). LmStep
+  // always runs on this rank alone.
+  void set_communicator(dist::Communicator* comm) { comm_ = comm; }
   AdamW& optimizer() { return *adam_; }
+  model::Transformer* reference() { return reference_.get(); }
   const TrainerOptions& options() const { return options_; }
 
  private:
@@ -129,8 +137,12 @@ class Trainer {
   // Groups of `batch` that cannot be trained (CheckTrainGroup, advantages), into pass->drop; the
   // others into the accumulator and pass->samples.
   void AdmitGroups(const std::vector<TrainGroup>& batch, GrpoPass* pass) const;
-  // Drops the groups with a non-finite reference log-prob on a counted token.
-  void DropNonFiniteReference(GrpoPass* pass) const;
+  // Reference log-probs of this rank's samples into pass->ref; drops (on every rank) the groups
+  // with a non-finite one on a counted token.
+  absl::Status ReferenceLogProbs(GrpoPass* pass);
+  // Sums what each rank added to the pass's statistics, so that every rank reports the batch's.
+  absl::Status ReduceStatistics(GrpoPass* pass);
+  bool Owned(const GrpoPass& pass, int group) const;
   // One optimizer step on the groups [g0, g1) of the rollout batch not dropped, normalized over
   // them; a group whose terms are not finite is dropped and the mini-batch computed again.
   absl::Status GrpoMinibatch(int g0, int g1, GrpoPass* pass);
@@ -151,6 +163,7 @@ class Trainer {
   TrainerOptions options_;
   std::unique_ptr<AdamW> adam_;
   std::unique_ptr<AdamW> indexer_adam_;
+  dist::Communicator* comm_ = nullptr;
   int64_t step_ = 0;
 };
 
