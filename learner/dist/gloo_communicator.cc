@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -197,6 +198,10 @@ absl::StatusOr<std::string> RouteSourceAddress(const std::string& host) {
 
 absl::StatusOr<std::unique_ptr<Communicator>> ConnectGloo(RendezvousClient* rdv,
                                                           const GlooOptions& options) {
+  // Gloo's TCP pairs write without MSG_NOSIGNAL: a write to a peer that just died would kill this
+  // rank with SIGPIPE before the collective could fail and name it. Ignored, the write fails with
+  // EPIPE and the collective reports it.
+  signal(SIGPIPE, SIG_IGN);
   gloo::transport::tcp::attr attr;
   if (!options.iface.empty()) {
     attr.iface = options.iface;
