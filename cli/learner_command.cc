@@ -1,7 +1,9 @@
 // `dsarl learner --config X`: the learner process of a cluster job, one per rank. The launcher
 // (torchrun-style variables, or Slurm's srun) says how many ranks there are and which this is;
 // rank 0 is the learner the workers talk to, the others train beside it (learner/rank_link.h).
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -28,11 +30,27 @@ absl::StatusOr<std::unique_ptr<learner::dist::World>> JoinWorld(
   wo.timeout = std::chrono::milliseconds(int64_t(config.cluster().collective_timeout_s() * 1000));
   wo.use_gpu = config.cluster().use_gpu();
   wo.job_secret = security.job_secret;
-  wo.insecure = security.insecure;
+  // The store is authenticated by the job secret, not encrypted: like the ranks' Gloo traffic,
+  // which no backend encrypts. With a secret it may listen beyond loopback without TLS.
+  wo.insecure = security.insecure || !security.job_secret.empty();
   if (const char* iface = std::getenv("GLOO_SOCKET_IFNAME"); iface != nullptr) wo.iface = iface;
   ASSIGN_OR_RETURN(auto world, learner::dist::World::Join(layout, wo));
   DSARL_LOG_INFO("learner: {}", world->Describe());
   return world;
+}
+
+// Workers learn that the job is finished from their next call: the service keeps answering until
+// no prompt has been leased for 2 s (at most 15 s), so that they exit cleanly instead of finding
+// the port closed mid-call.
+void LingerForWorkers(learner::LearnerJob* job) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto quiet_since = Clock::now();
+  while (Clock::now() - start < std::chrono::seconds(15)) {
+    if (job->state()->Status().prompts_leased() > 0) quiet_since = Clock::now();
+    if (Clock::now() - quiet_since >= std::chrono::seconds(2)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 absl::StatusOr<int> RunLearner(const Args& args) {
@@ -69,9 +87,14 @@ absl::StatusOr<int> RunLearner(const Args& args) {
   ASSIGN_OR_RETURN(auto job, learner::LearnerJob::Create(config, o));
   std::cout << "learner listening on " << job->port() << std::endl;
   RETURN_IF_ERROR(job->Run(stop));
+  if (stop.load()) {
+    std::cout << "learner stopped at step " << job->step() << std::endl;
+    return 0;
+  }
+  LingerForWorkers(job.get());
   std::cout << "learner finished at step " << job->step() << std::endl;
   // A run that trained nothing (every episode an infrastructure error, say) is no success.
-  if (!stop.load()) RETURN_IF_ERROR(job->CheckLearned());
+  RETURN_IF_ERROR(job->CheckLearned());
   return 0;
 }
 

@@ -314,7 +314,7 @@ absl::Status Trainer::ReferenceLogProbs(GrpoPass* pass) {
 }
 
 absl::Status Trainer::ReduceStatistics(GrpoPass* pass) {
-  if (comm_ == nullptr || comm_->world_size() == 1) return absl::OkStatus();
+  if (comm_ == nullptr) return absl::OkStatus();
   std::vector<double> sums = pass->grpo.SequenceSums();
   sums.push_back(pass->entropy_sum);
   sums.push_back(double(pass->entropy_n));
@@ -426,7 +426,7 @@ absl::Status Trainer::GrpoMinibatchPass(int g0, int g1, GrpoPass* pass, double* 
   for (const std::vector<int>& micro : Pack(samples)) {
     RETURN_IF_ERROR(GrpoMicroBatch(samples, index, micro, norm, pass, objective, bad));
   }
-  if (comm_ == nullptr || comm_->world_size() == 1) return absl::OkStatus();
+  if (comm_ == nullptr) return absl::OkStatus();
   // The objective and the non-finite groups of every rank, then the gradient.
   std::vector<double> shared(1 + g1 - g0, 0.0);
   shared[0] = *objective;

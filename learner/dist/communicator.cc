@@ -17,7 +17,6 @@ absl::Status LocalCommunicator::AllGather(absl::Span<const float> in, absl::Span
 
 absl::Status BucketedAllReduce(Communicator* comm, absl::Span<float> data, ReduceOp op,
                                size_t bucket_elems) {
-  if (comm->world_size() == 1) return absl::OkStatus();
   bucket_elems = std::max<size_t>(bucket_elems, 1);
   for (size_t at = 0; at < data.size(); at += bucket_elems) {
     const size_t n = std::min(bucket_elems, data.size() - at);

@@ -215,12 +215,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> ConnectGloo(RendezvousClient* rdv,
   try {
     auto device = gloo::transport::tcp::CreateDevice(attr);
     auto ctx = std::make_shared<gloo::rendezvous::Context>(rdv->rank(), rdv->world_size());
-    ctx->setTimeout(options.timeout);
-    GlooStore store(rdv, options.timeout);
+    ctx->setTimeout(options.join);
+    GlooStore store(rdv, options.join);
     gloo::rendezvous::PrefixStore prefixed("gloo", store);
     // Beating from the start, so that a rank that dies while the mesh forms is named too.
     rdv->StartHeartbeats();
     ctx->connectFullMesh(prefixed, device);
+    ctx->setTimeout(options.timeout);
     return std::unique_ptr<Communicator>(new GlooCommunicator(rdv, ctx, options.timeout));
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("learner rank ", rdv->rank(), " of ",

@@ -19,7 +19,8 @@
 namespace dsarl::learner::dist {
 
 struct GlooOptions {
-  std::chrono::milliseconds timeout{60000};  // of every collective and of the connection
+  std::chrono::milliseconds timeout{60000};  // of every collective
+  std::chrono::milliseconds join{300000};    // of the mesh's forming (ranks start at their pace)
   // The address this rank's transport listens on and tells the others: the interface named by
   // `iface` (GLOO_SOCKET_IFNAME, as PyTorch reads it) when set, else `hostname` when set, else the
   // source address of the route to `master_addr` (what the others reach this host by).

@@ -20,6 +20,7 @@ bool NcclUsable(std::string* why) {
 }
 
 absl::StatusOr<std::unique_ptr<Communicator>> ConnectNccl(RendezvousClient*, int,
+                                                          std::chrono::milliseconds,
                                                           std::chrono::milliseconds) {
   std::string why;
   NcclUsable(&why);
@@ -203,7 +204,8 @@ bool NcclUsable(std::string* why) {
 }
 
 absl::StatusOr<std::unique_ptr<Communicator>> ConnectNccl(RendezvousClient* rdv, int local_rank,
-                                                          std::chrono::milliseconds timeout) {
+                                                          std::chrono::milliseconds timeout,
+                                                          std::chrono::milliseconds join) {
   std::string why;
   if (!NcclUsable(&why)) return absl::FailedPreconditionError(why);
   int devices = 0;
@@ -219,7 +221,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> ConnectNccl(RendezvousClient* rdv,
       return s;
     }
   }
-  auto got = rdv->Get({"nccl/id"}, timeout);
+  auto got = rdv->Get({"nccl/id"}, join);
   if (!got.ok()) return got.status();
   if ((*got)[0].size() != sizeof(id.internal)) {
     return absl::DataLossError("the NCCL unique id in the rendezvous store has the wrong size");
@@ -234,7 +236,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> ConnectNccl(RendezvousClient* rdv,
   config.blocking = 0;  // so that initialization and collectives can be bounded and aborted
   ncclComm_t comm = nullptr;
   ncclResult_t r = ncclCommInitRankConfig(&comm, rdv->world_size(), id, rdv->rank(), &config);
-  const auto until = Clock::now() + timeout;
+  const auto until = Clock::now() + join;
   while (r == ncclInProgress && Clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ncclCommGetAsyncError(comm, &r);

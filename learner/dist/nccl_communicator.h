@@ -22,10 +22,12 @@ namespace dsarl::learner::dist {
 bool NcclUsable(std::string* why);
 
 // Connects this rank over NCCL on GPU `local_rank % device count`. FailedPrecondition when
-// !NcclUsable; Unavailable naming the rank when the communicator cannot be made in `timeout`.
+// !NcclUsable; Unavailable naming the rank when the communicator cannot be made in `join`.
+// Every collective is then bounded by `timeout`.
 absl::StatusOr<std::unique_ptr<Communicator>> ConnectNccl(RendezvousClient* rendezvous,
                                                           int local_rank,
-                                                          std::chrono::milliseconds timeout);
+                                                          std::chrono::milliseconds timeout,
+                                                          std::chrono::milliseconds join);
 
 // All-reduces `n` floats at device pointer `data` in place, bounded like every collective. The
 // communicator must come from ConnectNccl.

@@ -208,7 +208,7 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Connect(
   c->stub_ = proto::Rendezvous::NewStub(c->channel_);
   c->creds_ = rpc::MakeCallCredentials(options.security);
   // Rank 0 may not be listening yet: the first heartbeat waits for it.
-  const auto until = Clock::now() + options.timeout;
+  const auto until = Clock::now() + options.join;
   absl::Status last;
   while (Clock::now() < until) {
     auto beat = c->Beat(false);
@@ -219,7 +219,7 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Connect(
   }
   return absl::UnavailableError(absl::StrCat(
       "rendezvous: rank 0 at ", target, " (MASTER_ADDR:MASTER_PORT) did not answer within ",
-      options.timeout.count() / 1000.0, " s: ", last.message()));
+      options.join.count() / 1000.0, " s: ", last.message()));
 }
 
 RendezvousClient::~RendezvousClient() {

@@ -53,6 +53,7 @@ class RendezvousServer {
 
 struct RendezvousOptions {
   std::chrono::milliseconds timeout{30000};  // of each call, and of the wait for a key
+  std::chrono::milliseconds join{300000};    // how long Connect waits for rank 0's store
   std::chrono::milliseconds heartbeat{500};  // interval between heartbeats
   std::chrono::milliseconds stale{2000};     // a rank this long silent has stopped
   rpc::ClientSecurity security;              // this rank's token (RankTokenName)
@@ -61,7 +62,7 @@ struct RendezvousOptions {
 // One rank's view of the store; thread-safe.
 class RendezvousClient {
  public:
-  // Connects to `target` (host:port) as `rank` of `world_size`, waiting up to options.timeout
+  // Connects to `target` (host:port) as `rank` of `world_size`, waiting up to options.join
   // for the store to answer (rank 0 may start after the others). Errors: Unavailable naming the
   // target when it never answers, the server's (Unauthenticated for a wrong token).
   static absl::StatusOr<std::unique_ptr<RendezvousClient>> Connect(const std::string& target,

@@ -48,6 +48,7 @@ absl::StatusOr<std::unique_ptr<World>> World::Join(const RankLayout& layout,
   }
   RendezvousOptions ro;
   ro.timeout = o.timeout;
+  ro.join = o.join;
   if (!o.job_secret.empty()) {
     auto token = rpc::WorkerToken(o.job_secret, RankTokenName(layout.rank));
     if (!token.ok()) return token.status();
@@ -62,10 +63,11 @@ absl::StatusOr<std::unique_ptr<World>> World::Join(const RankLayout& layout,
   std::string why;
   absl::StatusOr<std::unique_ptr<Communicator>> comm;
   if (BackendChoice(o.use_gpu, &why) == "nccl") {
-    comm = ConnectNccl(w->client_.get(), layout.local_rank, o.timeout);
+    comm = ConnectNccl(w->client_.get(), layout.local_rank, o.timeout, o.join);
   } else {
     GlooOptions go;
     go.timeout = o.timeout;
+    go.join = o.join;
     go.iface = o.iface;
     go.master_addr = layout.master_addr;
     comm = ConnectGloo(w->client_.get(), go);

@@ -17,7 +17,8 @@
 namespace dsarl::learner::dist {
 
 struct WorldOptions {
-  std::chrono::milliseconds timeout{60000};  // every collective, the rendezvous, the mesh
+  std::chrono::milliseconds timeout{60000};  // every collective and call to the store
+  std::chrono::milliseconds join{300000};    // the wait for every rank to start and connect
   bool use_gpu = false;                      // NCCL when a GPU is usable (cluster.use_gpu)
   std::string job_secret;  // the learner's: ranks authenticate to the store with rank tokens
   bool insecure = false;   // let the store listen beyond loopback without a token
