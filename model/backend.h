@@ -50,9 +50,12 @@ const Backend& CpuBackend();
 // Too slow to train with.
 const Backend& ReferenceBackend();
 
-// Threads the CPU backend uses in this process (OpenMP team and OpenBLAS). n <= 0 keeps the
-// default (all hardware threads). Processes that share a machine (a learner beside rollout
-// workers) should split the cores: two thread teams spinning on the same cores slow both down.
+// Threads the CPU backend uses in this process (OpenMP team and OpenBLAS), on every thread: its
+// ops apply the count on the thread that calls them, threads started after this call included
+// (OpenMP alone keeps the count per thread). n <= 0 keeps the default (all hardware threads).
+// Processes that share a machine (a learner beside rollout workers) should split the cores: two
+// thread teams spinning on the same cores slow both down. CpuThreads: the count set, else the
+// calling thread's OpenMP default.
 void SetCpuThreads(int n);
 int CpuThreads();
 

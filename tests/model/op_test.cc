@@ -2,12 +2,16 @@
 // against the reference backend (see op_harness.h for what is compared). Running the binary
 // directly prints the table of ops with their worst normalized error. Also: the sparse kernel over
 // full index lists equals dense attention, and the harness catches the faults it exists for.
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
+#include "model/backend.h"
 #include "model/cpu/isa.h"
 #include "tests/model/op_cases.h"
 #include "tests/model/op_harness.h"
@@ -74,6 +78,28 @@ TEST(OpHarness, CoversEveryOpOfTheBackendTable) {
     covered.insert(def.make(rng).op);
   }
   EXPECT_EQ(covered, ops);
+}
+
+// SetCpuThreads holds for the whole process: a thread started after it (`dsarl run` trains on one
+// while a rollout worker has the other cores) runs the CPU backend's kernels with that many
+// threads, not with OpenMP's default of one per core, which oversubscribes the cores.
+TEST(CpuBackend, ThreadsStartedLaterUseTheProcessThreadCount) {
+  int fresh_default = 0;
+  std::thread([&] { fresh_default = omp_get_max_threads(); }).join();
+  const int want = fresh_default == 1 ? 2 : 1;  // a count the test can tell from the default
+  SetCpuThreads(want);
+  int team = 0;
+  std::thread([&] {
+    std::vector<float> a(4, 1.0f), b(4, 1.0f), c(4, 0.0f);
+    CpuBackend().gemm(false, false, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(), 2);
+    // The team a parallel region on this thread gets: the one the kernels ran with.
+#pragma omp parallel
+#pragma omp single
+    team = omp_get_num_threads();
+  }).join();
+  SetCpuThreads(fresh_default);
+  EXPECT_EQ(team, want) << "a thread started after SetCpuThreads(" << want << ") ran with " << team
+                        << " threads";
 }
 
 // SPEC §1: attention over every visible key through index lists equals dense attention. The layer
