@@ -93,6 +93,7 @@ void BM_GrpoStepRanks(benchmark::State& state) {
   if (world == 2) {
     // Rank 1 joins beside rank 0 and trains whatever rank 0 sends until told to stop.
     other = std::thread([&] {
+      model::SetCpuThreads(1);  // OpenMP's thread count is per calling thread
       one = std::make_unique<Rank>(MakeRank(1, 2, port));
       RankLink link(one->world->comm(), std::chrono::milliseconds(0));
       while (true) {
