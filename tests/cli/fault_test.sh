@@ -13,15 +13,6 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -20 "$D"/learner*.log; exit 1; }
 # shellcheck source=tests/cli/require.sh
 source "$(dirname "${BASH_SOURCE[0]}")/require.sh"
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds; fails the test after SECONDS.
-wait_for() {
-  local limit="$1" what="$2" deadline=$((SECONDS + $1))
-  shift 2
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what (waited $limit s)"
-    sleep 0.1
-  done
-}
 require python3 "python3 (apt-get install python3)"
 
 # The learner's port, held for the whole test: a socket bound with SO_REUSEPORT that never

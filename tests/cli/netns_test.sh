@@ -27,14 +27,6 @@ skip() {
 source "$(dirname "${BASH_SOURCE[0]}")/require.sh"
 require ip "iproute2 (apt-get install iproute2)"
 [ "$(id -u)" -eq 0 ] || skip "network namespaces need root"
-wait_for() {
-  local limit="$1" what="$2" deadline=$((SECONDS + $1))
-  shift 2
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what (waited $limit s)"
-    sleep 0.2
-  done
-}
 
 # The "switch": a namespace holding a bridge; each host is a namespace with one veth into it.
 SUBNET="10.77.$(( $$ % 200 + 20 ))"

@@ -8,3 +8,13 @@ require() {
   esac
   echo "SKIP: missing prerequisite: $2"; exit 77
 }
+# `wait_for SECONDS WHAT COMMAND...`: polls COMMAND every 0.2 s until it succeeds; after SECONDS
+# calls the sourcing script's `fail` with WHAT.
+wait_for() {
+  local limit="$1" what="$2" deadline=$((SECONDS + $1))
+  shift 2
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$what (waited $limit s)"
+    sleep 0.2
+  done
+}

@@ -64,14 +64,6 @@ fail() {
   done
   exit 1
 }
-wait_for() {  # wait_for SECONDS WHAT COMMAND...
-  local limit="$1" what="$2" deadline=$((SECONDS + $1))
-  shift 2
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "$what (waited $limit s)"
-    sleep 0.2
-  done
-}
 
 # munged with a fresh key, as the munge user, on a private socket.
 mkdir -m 700 "$D/munge"      # key and seed
