@@ -290,6 +290,12 @@ absl::StatusOr<StepReport> LearnerJob::TrainStep(std::vector<proto::Group>* grou
   if (train.empty()) return StepReport{};
   if (link_) RETURN_IF_ERROR(link_->SendStep(step_ + 1, train));
   ASSIGN_OR_RETURN(StepReport report, trainer_->GrpoStep(train));
+  for (int r : report.resynced_ranks) {
+    DSARL_LOG_WARN(
+        "learner: step {}: rank {}'s weights had drifted from rank 0's (a CPU that "
+        "rounds differently?); it took rank 0's",
+        step_ + 1, r);
+  }
   if (report.dropped.empty()) return report;
   std::vector<bool> drop(groups->size(), false);
   for (const DroppedGroup& d : report.dropped) {

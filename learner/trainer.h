@@ -76,6 +76,7 @@ struct StepReport {
   double lm_loss = 0;                          // LM steps: mean NLL over loss-mask tokens
   int64_t tokens = 0;                          // tokens forwarded (all, incl. context)
   int micro_batches = 0;
+  std::vector<int> resynced_ranks;  // data-parallel: ranks whose weights had drifted from rank 0's
 };
 
 struct LmStepOptions {
@@ -142,6 +143,9 @@ class Trainer {
   absl::Status ReferenceLogProbs(GrpoPass* pass);
   // Sums what each rank added to the pass's statistics, so that every rank reports the batch's.
   absl::Status ReduceStatistics(GrpoPass* pass);
+  // Compares a fingerprint of every rank's weights and moments with rank 0's, and gives the ranks
+  // that differ rank 0's (listed in `resynced`).
+  absl::Status SyncReplicas(std::vector<int>* resynced);
   bool Owned(const GrpoPass& pass, int group) const;
   // One optimizer step on the groups [g0, g1) of the rollout batch not dropped, normalized over
   // them; a group whose terms are not finite is dropped and the mini-batch computed again.

@@ -4,6 +4,7 @@
 //   collectives  every collective of the Gloo backend, checked against the closed form
 //   grpo         three GRPO steps on one batch rank 0 sends (RankLink), data-parallel; rank 0
 //                writes each mini-batch's loss and grad norm, then step 1's gradient, to OUT
+//   drift        grpo, with rank 1's weights changed after step 1: step 2 resyncs them
 //   die          all-reduces in a loop; rank 1 SIGKILLs itself at the 5th (SIGSTOPs with `hang`)
 // Exit 0 on success; otherwise the error on stderr and in OUT, exit 3.
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/crc32c.h"
 #include "learner/dist/rank_layout.h"
 #include "learner/dist/world.h"
 #include "learner/rank_link.h"
@@ -111,7 +113,9 @@ std::vector<TrainGroup> Batch(model::Transformer& m) {
   return batch;
 }
 
-absl::Status Grpo(Communicator* c, std::ostream& out) {
+// `drift`: after step 1 rank 1 changes one weight, as a CPU that rounds differently would; step 2
+// must find it and give rank 1 rank 0's weights back.
+absl::Status Grpo(Communicator* c, std::ostream& out, bool drift) {
   model::ModelDims d = model::testing::TinyTestDims(true, model::AttentionMode::kDense);
   model::Transformer policy(d);
   policy.InitRandom(1);
@@ -142,6 +146,8 @@ absl::Status Grpo(Communicator* c, std::ostream& out) {
     }
     auto r = trainer.GrpoStep(batch);
     if (!r.ok()) return r.status();
+    if (drift && step == 1 && c->rank() == 1) policy.params()[0] += 1e-3f;
+    for (int rank : r->resynced_ranks) out << "resynced " << step << " " << rank << "\n";
     if (c->rank() != 0) continue;
     for (const MinibatchReport& mb : r->minibatches) {
       out << "loss " << step << " " << absl::StrCat(mb.loss) << " " << absl::StrCat(mb.grad_norm)
@@ -155,6 +161,7 @@ absl::Status Grpo(Communicator* c, std::ostream& out) {
       out << "\n";
     }
   }
+  out << "weights " << Crc32c(policy.params(), n * sizeof(float)) << "\n";
   return absl::OkStatus();
 }
 
@@ -188,8 +195,8 @@ int Main(int argc, char** argv) {
   if (s.ok()) {
     if (scenario == "collectives") {
       s = Collectives(world->comm(), out);
-    } else if (scenario == "grpo") {
-      s = Grpo(world->comm(), out);
+    } else if (scenario == "grpo" || scenario == "drift") {
+      s = Grpo(world->comm(), out, scenario == "drift");
     } else {
       s = Die(world->comm(), scenario == "hang");
     }

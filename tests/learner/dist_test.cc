@@ -322,6 +322,23 @@ TEST(GlooRanks, DataParallelStepEqualsOneRank) {
   }
 }
 
+// A replica that drifted (rank 1's weight changed after step 1, as a CPU that rounds an
+// element-wise step differently would) is found after step 2 on every rank and takes rank 0's
+// weights and moments: at the end every rank holds the same weights.
+TEST(GlooRanks, ADriftedReplicaTakesRankZerosWeights) {
+  std::vector<RankRun> runs = RunRanks("drift", 3, 60);
+  std::string weights;
+  for (const RankRun& r : runs) {
+    ASSERT_TRUE(ExitedZero(r)) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("resynced 2 1\n"));
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("resynced 1 ")));
+    const size_t at = r.output.find("weights ");
+    ASSERT_NE(at, std::string::npos);
+    if (weights.empty()) weights = r.output.substr(at);
+    EXPECT_EQ(r.output.substr(at), weights);
+  }
+}
+
 // A rank SIGKILLed between collectives: each other rank fails within the timeout (its connection
 // to the dead rank closes, or the collective times out), and names rank 1 from the heartbeats.
 TEST(GlooRanks, AKilledRankIsNamedByEveryOther) {
