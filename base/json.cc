@@ -2,6 +2,7 @@
 // valid JSON. Depth is bounded so hostile input cannot overflow the stack.
 #include "base/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -439,7 +440,14 @@ void Json::DumpTo(std::string* out, int indent, int depth) const {
         char buf[64];
         const auto [ptr, ec] = is_float_ ? std::to_chars(buf, buf + sizeof(buf), float(number_))
                                          : std::to_chars(buf, buf + sizeof(buf), number_);
-        out->append(buf, ec == std::errc() ? ptr - buf : 0);
+        const size_t n = ec == std::errc() ? ptr - buf : 0;
+        out->append(buf, n);
+        // An integral value that is not an integer ("1.0", as Python writes a float) keeps its
+        // point, so it reads back as a number that is not an integer: strict readers (Hugging
+        // Face configs) tell 1 from 1.0.
+        if (std::find_if(buf, buf + n, [](char ch) { return ch == '.' || ch == 'e'; }) == buf + n) {
+          out->append(".0");
+        }
       }
       return;
     }

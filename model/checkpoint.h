@@ -11,15 +11,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/json.h"
+#include "model/config_json.h"
 #include "model/dims.h"
 #include "model/transformer.h"
 
 namespace dsarl::model {
-
-// config.json for `dims` (HF DeepSeek-V3.2 keys plus dsarl_attention_mode).
-Json ConfigJson(const ModelDims& dims);
-// Dims from a parsed config.json. InvalidArgument naming the key for a missing or bad value.
-absl::StatusOr<ModelDims> DimsFromConfigJson(const Json& config, const std::string& source);
 
 // The dims of the checkpoint in DIR, from DIR/config.json alone (at most kMaxTextFileBytes),
 // without reading the weights. Errors as DimsFromConfigJson; NotFound for a missing file.

@@ -6,7 +6,7 @@ set -euo pipefail
 DEB_PACKAGES=(
   build-essential cmake pkg-config ninja-build clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev rocksdb-tools libseccomp-dev libgloo-dev
+  libabsl-dev librocksdb-dev rocksdb-tools libseccomp-dev libgloo-dev libpcre2-dev
   slurmctld slurmd slurm-client munge iproute2
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-openmp-dev libspdlog-dev libfmt-dev
@@ -36,7 +36,8 @@ fi
 # (python3-torch above) and tests call it through /usr/bin/python3.
 PY=python3
 pip_missing=()
-for spec in numpy:numpy safetensors:safetensors tensorboard:tensorboard grpcio:grpc protobuf:google.protobuf; do
+for spec in numpy:numpy safetensors:safetensors tensorboard:tensorboard grpcio:grpc protobuf:google.protobuf \
+    tokenizers:tokenizers; do
   pkg="${spec%%:*}"; mod="${spec#*:}"
   if ! "$PY" -c "import $mod" >/dev/null 2>&1; then pip_missing+=("$pkg"); fi
 done

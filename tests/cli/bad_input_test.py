@@ -135,6 +135,8 @@ for key, value, pattern in (("num_hidden_layers", 1000000, r"num_hidden_layers i
                             ("hidden_size", 1 << 30, r"hidden_size"),
                             ("num_hidden_layers", 60000, r"needs about .* of memory")):
     broken = dict(original, **{key: value})
+    if key == "num_hidden_layers":  # the per-layer lists must follow, or they contradict it
+        broken.pop("mlp_layer_types", None)
     if key == "num_hidden_layers" and value == 60000:
         broken["hidden_size"] = 8192
     json.dump(broken, open(cfg_path, "w"))
