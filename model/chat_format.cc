@@ -35,7 +35,9 @@ absl::Status ValidateFields(size_t i, const Message& m) {
   return absl::OkStatus();
 }
 
-absl::Status Validate(const Conversation& c) {
+}  // namespace
+
+absl::Status ValidateConversation(const Conversation& c) {
   if (c.messages.empty()) return absl::InvalidArgumentError("conversation has no messages");
   size_t calls = 0, results = 0;  // of the last assistant turn with calls, and results seen
   auto missing = [&](size_t i, const Message& m) {
@@ -84,6 +86,8 @@ absl::Status Validate(const Conversation& c) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // Content, tool calls and <eos> of an assistant turn, all with `mask`.
 void AppendAnswer(const Message& m, int32_t mask, RenderedTokens* out) {
@@ -201,12 +205,12 @@ std::string RenderSystemText(const std::string& system, absl::Span<const proto::
 
 absl::StatusOr<RenderedTokens> RenderConversation(const Conversation& conversation,
                                                   const RenderOptions& options) {
-  RETURN_IF_ERROR(Validate(conversation));
+  RETURN_IF_ERROR(ValidateConversation(conversation));
   return Render(conversation, options);
 }
 
 absl::StatusOr<RenderedTokens> RenderForGeneration(const Conversation& conversation) {
-  RETURN_IF_ERROR(Validate(conversation));
+  RETURN_IF_ERROR(ValidateConversation(conversation));
   const Role last = conversation.messages.back().role;
   if (last == Role::kAssistant) {
     return absl::InvalidArgumentError(

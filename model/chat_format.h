@@ -55,6 +55,10 @@ struct Conversation {
   std::vector<Message> messages;
 };
 
+// OK when `conversation` keeps the rules above; InvalidArgument naming the message index and role
+// otherwise. Every chat format (this one, model/chat_format_dsv32.h) renders only valid ones.
+absl::Status ValidateConversation(const Conversation& conversation);
+
 // Token ids and their loss mask, always the same length.
 struct RenderedTokens {
   std::vector<int32_t> ids;

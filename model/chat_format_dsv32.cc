@@ -69,65 +69,6 @@ class SegmentWriter {
   std::vector<ChatSegment> segments_;
 };
 
-absl::Status MessageError(size_t index, const Message& m, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("conversation message ", index, " (", RoleName(m.role), "): ", what));
-}
-
-absl::Status ValidateFields(size_t i, const Message& m) {
-  if (m.role == Role::kSystem) {
-    return MessageError(i, m, "the system text goes in the conversation's system field");
-  }
-  if (m.role != Role::kAssistant && (!m.reasoning.empty() || !m.tool_calls.empty())) {
-    return MessageError(i, m, "only assistant messages may have reasoning or tool calls");
-  }
-  for (const ToolCall& call : m.tool_calls) {
-    if (call.name.empty()) return MessageError(i, m, "a tool call has no name");
-  }
-  return absl::OkStatus();
-}
-
-// The rules stated at Conversation (model/chat_format.h).
-absl::Status Validate(const Conversation& c) {
-  if (c.messages.empty()) return absl::InvalidArgumentError("conversation has no messages");
-  size_t calls = 0, results = 0;  // of the last assistant turn with calls, and results seen
-  for (size_t i = 0; i < c.messages.size(); ++i) {
-    const Message& m = c.messages[i];
-    RETURN_IF_ERROR(ValidateFields(i, m));
-    const Role prev = i > 0 ? c.messages[i - 1].role : Role::kSystem;  // kSystem: none
-    if (m.role != Role::kTool && results < calls) {
-      return MessageError(i, m,
-                          absl::StrCat("comes after ", results, " of the ", calls,
-                                       " tool results the turn before needs"));
-    }
-    if (m.role == Role::kUser && i > 0 && prev != Role::kAssistant) {
-      return MessageError(i, m, "must follow an assistant message");
-    }
-    if (m.role == Role::kAssistant) {
-      if (i == 0 || prev == Role::kAssistant) {
-        return MessageError(i, m, "must follow a user or tool message");
-      }
-      calls = m.tool_calls.size();
-      results = 0;
-    }
-    if (m.role == Role::kTool) {
-      if (calls == 0) return MessageError(i, m, "must follow an assistant message with tool calls");
-      if (results == calls) {
-        return MessageError(
-            i, m, absl::StrCat("one result too many: the turn before made ", calls, " tool calls"));
-      }
-      ++results;
-    }
-  }
-  const Message& last = c.messages.back();
-  if (last.role == Role::kTool && results < calls) {
-    return MessageError(c.messages.size() - 1, last,
-                        absl::StrCat("ends the conversation after ", results, " of the ", calls,
-                                     " tool results the turn before needs"));
-  }
-  return absl::OkStatus();
-}
-
 // Whether argument `key` of a call to `tool_name` is written with string="true".
 bool IsStringArgument(absl::Span<const proto::ToolSpec> tools, absl::string_view tool_name,
                       absl::string_view key) {
@@ -250,13 +191,13 @@ std::vector<ChatSegment> Render(const Conversation& c, const Dsv32Options& optio
 
 absl::StatusOr<std::vector<ChatSegment>> RenderDsv32Conversation(const Conversation& conversation,
                                                                  const Dsv32Options& options) {
-  RETURN_IF_ERROR(Validate(conversation));
+  RETURN_IF_ERROR(ValidateConversation(conversation));
   return Render(conversation, options);
 }
 
 absl::StatusOr<std::vector<ChatSegment>> RenderDsv32ForGeneration(const Conversation& conversation,
                                                                   const Dsv32Options& options) {
-  RETURN_IF_ERROR(Validate(conversation));
+  RETURN_IF_ERROR(ValidateConversation(conversation));
   if (conversation.messages.back().role == Role::kAssistant) {
     return absl::InvalidArgumentError(
         "a generation prompt must end with a user or tool message, not an assistant message");
