@@ -1,30 +1,9 @@
 #include "model/hf_tokenizer_files.h"
 
-#include "base/utf8.h"
+#include "model/bpe_pretokenizer.h"
 #include "model/tokenizer.h"
 
 namespace dsarl::model {
-
-std::string ByteToUnicode(unsigned char b) {
-  // Printable Latin-1 bytes stand for themselves; the others map, in byte order, to U+0100 on.
-  auto printable = [](int c) {
-    return (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF);
-  };
-  uint32_t cp = b;
-  if (!printable(b)) {
-    int n = 0;
-    for (int c = 0; c < b; ++c) n += !printable(c);
-    cp = 256 + n;
-  }
-  std::string out;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return out;
-}
 
 std::string ByteTokenizerJson() {
   Json added = Json::Array();
@@ -51,7 +30,7 @@ std::string ByteTokenizerJson() {
   };
   Json vocab = Json::Object();
   for (int b = 0; b < 256; ++b)
-    vocab.Set(ByteToUnicode(static_cast<unsigned char>(b)), Json::Int(b));
+    vocab.Set(bpe::ByteLevelEncode(std::string(1, static_cast<char>(b))), Json::Int(b));
   Json model = Json::Object();
   model.Set("type", Json::String("BPE"));
   model.Set("dropout", Json());

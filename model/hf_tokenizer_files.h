@@ -20,10 +20,6 @@ std::string ByteTokenizerJson();
 Json TokenizerConfigJson(const std::string& bos, const std::string& eos, const std::string& pad,
                          int max_length);
 
-// GPT-2's byte-to-unicode map: the printable character that stands for byte `b` in a byte-level
-// BPE vocabulary (UTF-8 encoded).
-std::string ByteToUnicode(unsigned char b);
-
 }  // namespace dsarl::model
 
 #endif  // DSARL_MODEL_HF_TOKENIZER_FILES_H_
