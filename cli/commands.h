@@ -3,6 +3,7 @@
 #define DSARL_CLI_COMMANDS_H_
 
 #include "cli/command.h"
+#include "model/tokenizer_config.h"
 #include "model/transformer.h"
 #include "proto/config.pb.h"
 #include "proto/rpc_security.h"
@@ -37,7 +38,8 @@ int LearnerThreads(const proto::JobConfig& config);
 
 // Shared by `dsarl sft|eval` and `dsarl run`.
 // The configured checkpoint, or a seeded random initialization.
-absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(const proto::JobConfig& config);
+absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(
+    const proto::JobConfig& config, const model::Tokenizer& tok = model::Tokenizer());
 absl::StatusOr<std::string> RunSft(const proto::JobConfig& config, const std::string& data,
                                    const std::string& out_dir);
 absl::StatusOr<rollout::EvalReport> RunEval(const proto::JobConfig& config,

@@ -28,6 +28,7 @@
 #include "model/generator.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_config.h"
 #include "model/tool_call_parser.h"
 #include "proto/chat_proto.h"
 #include "proto/config_loader.h"
@@ -174,6 +175,8 @@ absl::Status FilterWithCheckpoint(const Args& args, const envs::EnvFactory& fact
   ASSIGN_OR_RETURN(int64_t max_new, args.GetInt("max-new-tokens"));
   ASSIGN_OR_RETURN(double temperature, args.GetDouble("temperature"));
   ASSIGN_OR_RETURN(std::unique_ptr<model::Transformer> m, model::LoadCheckpoint(checkpoint));
+  ASSIGN_OR_RETURN(const model::Tokenizer tok, model::Tokenizer::ForCheckpoint(checkpoint));
+  RETURN_IF_ERROR(model::RequireByteTokenizer(tok, "--filter-checkpoint"));
   ModelPolicyOptions po;
   po.sampling.temperature = static_cast<float>(temperature);
   po.max_new_tokens = static_cast<int>(max_new);

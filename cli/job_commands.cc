@@ -18,6 +18,7 @@
 #include "learner/sft_data.h"
 #include "model/backend.h"
 #include "model/checkpoint.h"
+#include "model/tokenizer_config.h"
 #include "proto/config_loader.h"
 #include "rollout/agent_loop.h"
 #include "rollout/worker.h"
@@ -101,9 +102,10 @@ absl::StatusOr<int> Rollout(const Args& args) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(const proto::JobConfig& c) {
+absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(const proto::JobConfig& c,
+                                                                  const model::Tokenizer& tok) {
   if (!c.model().checkpoint().empty()) return model::LoadCheckpoint(c.model().checkpoint());
-  ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
+  ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsForModel(c.model(), tok));
   auto m = std::make_unique<model::Transformer>(dims);
   m->InitRandom(c.seed());
   return m;
@@ -111,17 +113,18 @@ absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(const proto::J
 
 absl::StatusOr<std::string> RunSft(const proto::JobConfig& c, const std::string& data,
                                    const std::string& out_dir) {
-  ASSIGN_OR_RETURN(auto policy, StartingModel(c));
+  ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(c.model()));
+  ASSIGN_OR_RETURN(auto policy, StartingModel(c, tok));
   std::vector<learner::TrainSample> samples;
   if (!data.empty()) {
-    ASSIGN_OR_RETURN(samples, learner::LoadConversations(data, policy->dims().max_pos));
+    ASSIGN_OR_RETURN(samples, learner::LoadConversations(data, policy->dims().max_pos, tok));
   } else {
     ASSIGN_OR_RETURN(auto store, OpenJobStore(c));
     RETURN_IF_ERROR(EnsureEnvironments(c, store.get()));
     ASSIGN_OR_RETURN(auto tasks, SelectTasks(c, *store, false, 0));
     ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
     for (const auto& t : tasks) {
-      auto s = learner::RenderSolution(t.prompt, t.env, factory.get());
+      auto s = learner::RenderSolution(t.prompt, t.env, factory.get(), tok);
       if (!s.ok()) {
         DSARL_LOG_WARN("sft: {}", std::string(s.status().message()));
         continue;
@@ -151,7 +154,7 @@ absl::StatusOr<std::string> RunSft(const proto::JobConfig& c, const std::string&
           std::cerr << absl::StrFormat("sft step %d/%d  loss %.4f\n", m.step, so.steps, m.lm_loss);
         }
       }));
-  RETURN_IF_ERROR(model::SaveCheckpoint(out_dir, *policy, {{"stage", "sft"}}));
+  RETURN_IF_ERROR(model::SaveCheckpoint(out_dir, *policy, {{"stage", "sft"}}, tok));
   return out_dir;
 }
 
@@ -214,6 +217,9 @@ void RegisterJobCommands(CommandTable* table) {
                        if (args.Get("checkpoint").empty())
                          return absl::InvalidArgumentError("--checkpoint is required");
                        ASSIGN_OR_RETURN(auto policy, model::LoadCheckpoint(args.Get("checkpoint")));
+                       ASSIGN_OR_RETURN(const model::Tokenizer tok,
+                                        model::Tokenizer::ForCheckpoint(args.Get("checkpoint")));
+                       RETURN_IF_ERROR(model::RequireByteTokenizer(tok, "dsarl eval"));
                        ASSIGN_OR_RETURN(const int k, EvalCount(args, "k", c.eval().k(), 1, 65536));
                        ASSIGN_OR_RETURN(const int n,
                                         EvalCount(args, "tasks", c.eval().num_tasks(), 0, 1000000));

@@ -15,6 +15,7 @@
 #include "model/memory_estimate.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_config.h"
 #include "proto/config_loader.h"
 
 namespace dsarl::cli {
@@ -30,10 +31,24 @@ const FlagSpec kConfigFlag{"config",
                            "configs/quickstart.textproto"};
 const FlagSpec kSetFlag{"set", "override a config field: path.to.field=value", "", false, true};
 
-absl::StatusOr<model::ModelDims> DimsFromArgs(const Args& args) {
+// The model's tokenizer (model.tokenizer) and dims, whose vocab_size follows that tokenizer.
+absl::StatusOr<model::ModelDims> DimsFromArgs(const Args& args,
+                                              model::Tokenizer* tok_out = nullptr) {
   ASSIGN_OR_RETURN(proto::JobConfig config,
                    proto::LoadJobConfig(args.Get("config"), args.GetAll("set")));
-  return model::DimsFromConfig(config.model());
+  ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(config.model()));
+  if (tok_out != nullptr) *tok_out = tok;
+  return model::DimsForModel(config.model(), tok);
+}
+
+// The tokenizer of --checkpoint, with the <bos> and <eos> ids text framing needs.
+absl::StatusOr<model::Tokenizer> CheckpointTokenizer(const Args& args) {
+  ASSIGN_OR_RETURN(model::Tokenizer tok, model::Tokenizer::ForCheckpoint(args.Get("checkpoint")));
+  if (tok.chat().bos < 0 || tok.chat().eos < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(tok.name(), ": the tokenizer has no <bos> or <eos> token"));
+  }
+  return tok;
 }
 
 absl::StatusOr<int> Info(const Args& args) {
@@ -65,7 +80,8 @@ absl::StatusOr<int> Info(const Args& args) {
 }
 
 absl::StatusOr<int> Init(const Args& args) {
-  ASSIGN_OR_RETURN(model::ModelDims d, DimsFromArgs(args));
+  model::Tokenizer tok;
+  ASSIGN_OR_RETURN(model::ModelDims d, DimsFromArgs(args, &tok));
   ASSIGN_OR_RETURN(int64_t seed, args.GetInt("seed"));
   if (args.Get("out").empty()) return absl::InvalidArgumentError("--out DIR is required");
   RETURN_IF_ERROR(model::CheckFitsInMemory(
@@ -73,9 +89,10 @@ absl::StatusOr<int> Init(const Args& args) {
       absl::StrCat("a model of ", model::ParameterCount(d), " parameters")));
   model::Transformer m(d);
   m.InitRandom(seed);
-  RETURN_IF_ERROR(model::SaveCheckpoint(args.Get("out"), m, {{"seed", std::to_string(seed)}}));
+  RETURN_IF_ERROR(model::SaveCheckpoint(args.Get("out"), m, {{"seed", std::to_string(seed)}}, tok));
   std::cout << "wrote " << args.Get("out") << "/model.safetensors and config.json ("
-            << model::ParameterCount(d) << " parameters, seed " << seed << ")\n";
+            << model::ParameterCount(d) << " parameters, seed " << seed << ", tokenizer "
+            << tok.name() << ", vocab " << d.vocab << ")\n";
   return 0;
 }
 
@@ -101,13 +118,13 @@ absl::StatusOr<AttentionMode> ModeOf(const Args& args, AttentionMode fallback) {
 absl::StatusOr<int> Score(const Args& args) {
   ASSIGN_OR_RETURN(auto m, LoadModel(args));
   const std::string& path = args.Get("input");
-  model::Tokenizer tok;
+  ASSIGN_OR_RETURN(const model::Tokenizer tok, CheckpointTokenizer(args));
   std::vector<std::vector<int>> lines;
   RETURN_IF_ERROR(ForEachLine(
       path, kMaxLineBytes, "input file", [&](absl::string_view line, int64_t) -> absl::Status {
-        std::vector<int> ids = {model::kBosId};
+        std::vector<int> ids = {tok.chat().bos};
         for (int32_t t : tok.Encode(line)) ids.push_back(t);
-        ids.push_back(model::kEosId);
+        ids.push_back(tok.chat().eos);
         if (static_cast<int>(ids.size()) > m->dims().max_pos) {
           return absl::InvalidArgumentError(
               absl::StrCat(path, ":", lines.size() + 1, ": line has ", ids.size(),
@@ -168,16 +185,18 @@ absl::StatusOr<int> Score(const Args& args) {
 }
 
 // --prompt as tokens: a chat user turn with --chat, else <bos> and the text.
-absl::StatusOr<std::vector<int>> PromptOf(const Args& args) {
+absl::StatusOr<std::vector<int>> PromptOf(const Args& args, const model::Tokenizer& tok) {
   std::vector<int> prompt;
   if (args.GetBool("chat")) {
     model::Conversation conv;
     conv.messages.push_back(Message::User(args.Get("prompt")));
-    ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderForGeneration(conv));
+    model::RenderOptions options;
+    options.tokenizer = &tok;
+    ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderForGeneration(conv, options));
     prompt.assign(r.ids.begin(), r.ids.end());
   } else {
-    prompt.push_back(model::kBosId);
-    for (int32_t t : model::Tokenizer().Encode(args.Get("prompt"))) prompt.push_back(t);
+    prompt.push_back(tok.chat().bos);
+    for (int32_t t : tok.Encode(args.Get("prompt"))) prompt.push_back(t);
   }
   return prompt;
 }
@@ -200,8 +219,8 @@ absl::StatusOr<int> Generate(const Args& args) {
           .total(),
       absl::StrCat("generating ", samples, " samples of ", max_new, " tokens")));
   ASSIGN_OR_RETURN(const AttentionMode mode, ModeOf(args, m->dims().mode));
-  model::Tokenizer tok;
-  ASSIGN_OR_RETURN(std::vector<int> prompt, PromptOf(args));
+  ASSIGN_OR_RETURN(const model::Tokenizer tok, CheckpointTokenizer(args));
+  ASSIGN_OR_RETURN(std::vector<int> prompt, PromptOf(args, tok));
   model::Generator gen(m.get(), mode);
   const auto start = std::chrono::steady_clock::now();
   auto root = gen.NewSequence();
@@ -234,7 +253,7 @@ absl::StatusOr<int> Generate(const Args& args) {
       out[i].push_back(s.token);
       logprob[i] += s.logprob;
       ++generated;
-      if (s.token == model::kEosId || gen.Length(ids[i]) + 1 >= m->dims().max_pos) {
+      if (s.token == tok.chat().eos || gen.Length(ids[i]) + 1 >= m->dims().max_pos) {
         done[i] = true;
         continue;
       }

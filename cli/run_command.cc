@@ -28,6 +28,7 @@
 #include "learner/learner_job.h"
 #include "model/backend.h"
 #include "model/checkpoint.h"
+#include "model/tokenizer_config.h"
 #include "proto/config_loader.h"
 #include "proto/rpc_security.h"
 
@@ -232,6 +233,10 @@ absl::StatusOr<int> Run(const Args& args) {
   ASSIGN_OR_RETURN(const proto::LoadedJobConfig loaded,
                    LoadCheckedJob(args.Get("config"), sets, JobRole::kRun, /*synthesize=*/false));
   proto::JobConfig c = loaded.config;
+  {
+    ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(c.model()));
+    RETURN_IF_ERROR(model::RequireByteTokenizer(tok, "dsarl run"));
+  }
   std::atomic<bool>& stop = StopFlagOnSignals();
   const auto t_start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(PrepareEnvsAndModel(loaded, &c, &sets));

@@ -10,6 +10,7 @@
 #include "learner/lm_stages.h"
 #include "learner/metrics.h"
 #include "model/checkpoint.h"
+#include "model/tokenizer_config.h"
 #include "proto/config_loader.h"
 
 namespace dsarl::cli {
@@ -27,13 +28,15 @@ absl::StatusOr<int> RunStage(const Args& args, learner::LmStage stage) {
       return absl::InvalidArgumentError(absl::StrCat("--", f, " is required"));
   }
   ASSIGN_OR_RETURN(auto policy, model::LoadCheckpoint(args.Get("checkpoint")));
+  ASSIGN_OR_RETURN(const model::Tokenizer tok,
+                   model::Tokenizer::ForCheckpoint(args.Get("checkpoint")));
   ASSIGN_OR_RETURN(int64_t steps, args.GetInt("steps"));
   ASSIGN_OR_RETURN(double lr, args.GetDouble("lr"));
   ASSIGN_OR_RETURN(int64_t batch, args.GetInt("batch-tokens"));
   ASSIGN_OR_RETURN(int64_t seq, args.GetInt("max-len"));
-  ASSIGN_OR_RETURN(
-      auto data,
-      learner::LoadTextCorpus(args.Get("data"), std::min<int64_t>(seq, policy->dims().max_pos)));
+  ASSIGN_OR_RETURN(auto data,
+                   learner::LoadTextCorpus(args.Get("data"),
+                                           std::min<int64_t>(seq, policy->dims().max_pos), tok));
   learner::TrainerOptions to;
   to.lr.peak = lr;
   to.lr.total_steps = steps;
@@ -75,7 +78,7 @@ absl::StatusOr<int> RunStage(const Args& args, learner::LmStage stage) {
       "%.4f sparse %.4f\n",
       after.recall, Layers(after.layer_recall), after.indexer_kl, after.lm_loss_dense,
       after.lm_loss_sparse);
-  RETURN_IF_ERROR(model::SaveCheckpoint(args.Get("out") + "/checkpoint", *policy));
+  RETURN_IF_ERROR(model::SaveCheckpoint(args.Get("out") + "/checkpoint", *policy, {}, tok));
   std::cout << "wrote " << args.Get("out") << "/checkpoint\n";
   return 0;
 }

@@ -64,15 +64,19 @@ LmStepOptions StepOptions(LmStage stage) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(const std::string& path, int max_len) {
+absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(const std::string& path, int max_len,
+                                                        const model::Tokenizer& tok) {
   if (max_len < 2) return absl::InvalidArgumentError("max_len must be at least 2");
-  model::Tokenizer tok;
+  if (tok.chat().bos < 0 || tok.chat().eos < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": the tokenizer ", tok.name(), " has no <bos> or <eos> token to frame documents"));
+  }
   std::vector<TrainSample> out;
   auto add = [&](absl::string_view line, int64_t) -> absl::Status {
     if (line.empty()) return absl::OkStatus();
-    std::vector<int> ids = {model::kBosId};
+    std::vector<int> ids = {tok.chat().bos};
     for (int32_t t : tok.Encode(line)) ids.push_back(t);
-    ids.push_back(model::kEosId);
+    ids.push_back(tok.chat().eos);
     for (size_t start = 0; start + 1 < ids.size(); start += max_len - 1) {
       const size_t end = std::min(ids.size(), start + max_len);
       TrainSample s;

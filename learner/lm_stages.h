@@ -15,15 +15,18 @@
 
 #include "absl/status/statusor.h"
 #include "learner/trainer.h"
+#include "model/tokenizer.h"
 
 namespace dsarl::learner {
 
 enum class LmStage { kSft, kDsaWarmup, kDsaSparse };
 
-// Sequences from a text file: each non-empty line is <bos> + bytes + <eos>, cut into pieces of at
-// most max_len tokens; every token but the first is trained. NotFound / InvalidArgument name the
-// file (and line).
-absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(const std::string& path, int max_len);
+// Sequences from a text file: each non-empty line is <bos> + its tokens (`tok`) + <eos>, cut into
+// pieces of at most max_len tokens; every token but the first is trained. NotFound /
+// InvalidArgument name the file (and line); FailedPrecondition for a tokenizer without <bos> and
+// <eos>.
+absl::StatusOr<std::vector<TrainSample>> LoadTextCorpus(
+    const std::string& path, int max_len, const model::Tokenizer& tok = model::Tokenizer());
 
 struct StageOptions {
   LmStage stage = LmStage::kSft;

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "model/checkpoint.h"
+#include "model/tokenizer_config.h"
 
 namespace dsarl::learner {
 
@@ -155,6 +156,8 @@ absl::Status RankLink::SyncState(model::Transformer* policy, model::Transformer*
 }
 
 absl::StatusOr<std::unique_ptr<model::Transformer>> InitialModel(const proto::JobConfig& c) {
+  ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(c.model()));
+  RETURN_IF_ERROR(model::RequireByteTokenizer(tok, "the learner"));
   if (!c.model().checkpoint().empty()) return model::LoadCheckpoint(c.model().checkpoint());
   ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
   auto m = std::make_unique<model::Transformer>(dims);

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "envs/factory.h"
 #include "learner/trainer.h"
+#include "model/tokenizer.h"
 #include "proto/data.pb.h"
 
 namespace dsarl::learner {
@@ -18,15 +19,17 @@ namespace dsarl::learner {
 // its tool calls (mask 1), the tools' results (mask 0), and the final answer (mask 1).
 // Errors: the environment's (building, Reset, Step), naming the prompt.
 absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const proto::EnvSpec& env,
-                                           envs::EnvFactory* factory);
+                                           envs::EnvFactory* factory,
+                                           const model::Tokenizer& tok = model::Tokenizer());
 
 // Conversations from JSON Lines, one per line:
 //   {"system": "...", "messages": [{"role": "user", "content": "..."},
 //    {"role": "assistant", "reasoning": "...", "content": "...",
 //     "tool_calls": [{"name": "f", "arguments": {"k": "v"}}]},
 //    {"role": "tool", "results": ["..."]}, ...]}
-// Errors name FILE:LINE and what is wrong.
-absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& path, int max_len);
+// Errors name FILE:LINE and what is wrong. Rendered in SPEC §4's format with `tok`'s ids.
+absl::StatusOr<std::vector<TrainSample>> LoadConversations(
+    const std::string& path, int max_len, const model::Tokenizer& tok = model::Tokenizer());
 
 }  // namespace dsarl::learner
 

@@ -90,65 +90,66 @@ absl::Status ValidateConversation(const Conversation& c) {
 namespace {
 
 // Content, tool calls and <eos> of an assistant turn, all with `mask`.
-void AppendAnswer(const Message& m, int32_t mask, RenderedTokens* out) {
-  const Tokenizer tok;
+void AppendAnswer(const Tokenizer& tok, const Message& m, int32_t mask, RenderedTokens* out) {
+  const ChatTokenIds& k = tok.chat();
   out->Append(tok.Encode(m.content), mask);
   if (m.tool_calls.empty()) {
-    out->Append(kEosId, mask);
+    out->Append(k.eos, mask);
     return;
   }
-  out->Append(kFunctionCallsId, mask);
+  out->Append(k.function_calls, mask);
   for (const ToolCall& call : m.tool_calls) {
-    out->Append(kInvokeId, mask);
+    out->Append(k.invoke, mask);
     out->Append(tok.Encode(absl::StrCat(call.name, "\">")), mask);
     for (const auto& [key, value] : call.arguments) {
-      out->Append(kParameterId, mask);
+      out->Append(k.parameter, mask);
       out->Append(tok.Encode(absl::StrCat(key, "\">", value)), mask);
-      out->Append(kEndParameterId, mask);
+      out->Append(k.end_parameter, mask);
     }
-    out->Append(kEndInvokeId, mask);
+    out->Append(k.end_invoke, mask);
   }
-  out->Append(kEndFunctionCallsId, mask);
-  out->Append(kEosId, mask);
+  out->Append(k.end_function_calls, mask);
+  out->Append(k.eos, mask);
 }
 
-void AppendResults(absl::Span<const std::string> results, RenderedTokens* out) {
-  const Tokenizer tok;
-  out->Append(kFunctionResultsId, 0);
+void AppendResults(const Tokenizer& tok, absl::Span<const std::string> results,
+                   RenderedTokens* out) {
+  const ChatTokenIds& k = tok.chat();
+  out->Append(k.function_results, 0);
   for (const std::string& result : results) {
-    out->Append(kResultId, 0);
+    out->Append(k.result, 0);
     out->Append(tok.Encode(result), 0);
-    out->Append(kEndResultId, 0);
+    out->Append(k.end_result, 0);
   }
-  out->Append(kEndFunctionResultsId, 0);
+  out->Append(k.end_function_results, 0);
 }
 
 // Renders a validated conversation.
-RenderedTokens Render(const Conversation& c, const RenderOptions& options) {
-  const Tokenizer tok;
+RenderedTokens Render(const Tokenizer& tok, const Conversation& c, const RenderOptions& options) {
+  const ChatTokenIds& k = tok.chat();
   size_t last_user = 0;
   for (size_t i = 0; i < c.messages.size(); ++i) {
     if (c.messages[i].role == Role::kUser) last_user = i;
   }
   RenderedTokens out;
-  out.Append(kBosId, 0);
+  out.Append(k.bos, 0);
   out.Append(tok.Encode(RenderSystemText(c.system, c.tools)), 0);
   for (size_t i = 0; i < c.messages.size(); ++i) {
     const Message& m = c.messages[i];
     switch (m.role) {
       case Role::kUser:
-        out.Append(kUserId, 0);
+        out.Append(k.user, 0);
         out.Append(tok.Encode(m.content), 0);
         break;
       case Role::kAssistant:
-        if (c.messages[i - 1].role == Role::kUser) out.Append(kAssistantId, 0);
+        if (c.messages[i - 1].role == Role::kUser) out.Append(k.assistant, 0);
         if (i > last_user) {
-          out.Append(kThinkId, 0);
-          const RenderedTokens turn = RenderAssistantOutput(m);
+          out.Append(k.think, 0);
+          const RenderedTokens turn = RenderAssistantOutput(m, tok);
           out.Append(turn.ids, 1);
         } else {
-          out.Append(kEndThinkId, 0);
-          AppendAnswer(m, options.train_on_dropped_reasoning_turns ? 1 : 0, &out);
+          out.Append(k.end_think, 0);
+          AppendAnswer(tok, m, options.train_on_dropped_reasoning_turns ? 1 : 0, &out);
         }
         break;
       case Role::kTool: {
@@ -158,7 +159,7 @@ RenderedTokens Render(const Conversation& c, const RenderOptions& options) {
           results.push_back(c.messages[i].content);
         }
         --i;
-        AppendResults(results, &out);
+        AppendResults(tok, results, &out);
         break;
       }
       case Role::kSystem:
@@ -203,32 +204,48 @@ std::string RenderSystemText(const std::string& system, absl::Span<const proto::
   return out;
 }
 
+namespace {
+
+// The tokenizer of `options` (the byte tokenizer when unset), checked to have the chat tokens.
+absl::StatusOr<const Tokenizer*> TokenizerOf(const RenderOptions& options) {
+  static const Tokenizer* const kBytes = new Tokenizer();
+  if (options.tokenizer == nullptr) return kBytes;
+  RETURN_IF_ERROR(options.tokenizer->CheckChatTokens("rendering a conversation"));
+  return options.tokenizer;
+}
+
+}  // namespace
+
 absl::StatusOr<RenderedTokens> RenderConversation(const Conversation& conversation,
                                                   const RenderOptions& options) {
   RETURN_IF_ERROR(ValidateConversation(conversation));
-  return Render(conversation, options);
+  ASSIGN_OR_RETURN(const Tokenizer* tok, TokenizerOf(options));
+  return Render(*tok, conversation, options);
 }
 
-absl::StatusOr<RenderedTokens> RenderForGeneration(const Conversation& conversation) {
+absl::StatusOr<RenderedTokens> RenderForGeneration(const Conversation& conversation,
+                                                   const RenderOptions& options) {
   RETURN_IF_ERROR(ValidateConversation(conversation));
+  ASSIGN_OR_RETURN(const Tokenizer* tok, TokenizerOf(options));
   const Role last = conversation.messages.back().role;
   if (last == Role::kAssistant) {
     return absl::InvalidArgumentError(
         "a generation prompt must end with a user or tool message, not an assistant message");
   }
-  RenderedTokens out = Render(conversation, RenderOptions{});
-  if (last == Role::kUser) out.Append(kAssistantId, 0);
-  out.Append(kThinkId, 0);
+  RenderOptions plain = options;
+  plain.train_on_dropped_reasoning_turns = false;
+  RenderedTokens out = Render(*tok, conversation, plain);
+  if (last == Role::kUser) out.Append(tok->chat().assistant, 0);
+  out.Append(tok->chat().think, 0);
   out.loss_mask.assign(out.ids.size(), 0);
   return out;
 }
 
-RenderedTokens RenderAssistantOutput(const Message& assistant) {
-  const Tokenizer tok;
+RenderedTokens RenderAssistantOutput(const Message& assistant, const Tokenizer& tok) {
   RenderedTokens out;
   out.Append(tok.Encode(assistant.reasoning), 1);
-  out.Append(kEndThinkId, 1);
-  AppendAnswer(assistant, 1, &out);
+  out.Append(tok.chat().end_think, 1);
+  AppendAnswer(tok, assistant, 1, &out);
   return out;
 }
 
@@ -236,14 +253,15 @@ std::string AssistantOutputText(const Message& assistant) {
   return Tokenizer().Decode(RenderAssistantOutput(assistant).ids);
 }
 
-absl::Status AppendToolResults(absl::Span<const std::string> results, RenderedTokens* sequence) {
-  if (sequence->ids.empty() || sequence->ids.back() != kEosId) {
+absl::Status AppendToolResults(absl::Span<const std::string> results, RenderedTokens* sequence,
+                               const Tokenizer& tok) {
+  if (sequence->ids.empty() || sequence->ids.back() != tok.chat().eos) {
     return absl::FailedPreconditionError(
         "tool results must follow the model's tool-call turn, which ends with <eos>");
   }
   if (results.empty()) return absl::InvalidArgumentError("no tool results to append");
-  AppendResults(results, sequence);
-  sequence->Append(kThinkId, 0);
+  AppendResults(tok, results, sequence);
+  sequence->Append(tok.chat().think, 0);
   return absl::OkStatus();
 }
 

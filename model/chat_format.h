@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "base/message.h"
+#include "model/tokenizer.h"
 #include "model/tool_call_parser.h"
 #include "proto/data.pb.h"
 
@@ -73,6 +74,9 @@ struct RenderOptions {
   // Assistant turns whose reasoning was dropped are shown without it, which is not what the model
   // produced then; by default they are context (mask 0). True trains on their content and calls.
   bool train_on_dropped_reasoning_turns = false;
+  // The tokenizer whose ids the result holds (not owned); null: the byte tokenizer. It must have
+  // SPEC §4's chat tokens (Tokenizer::CheckChatTokens), else rendering is FailedPrecondition.
+  const Tokenizer* tokenizer = nullptr;
 };
 
 // The system text with the tool section appended (format above); `system` unchanged when `tools`
@@ -89,12 +93,13 @@ absl::StatusOr<RenderedTokens> RenderConversation(const Conversation& conversati
 // followed by "<|Assistant|><think>" after a user message, or "<think>" after tool results, ready
 // for the model to write its reasoning. The whole prompt is context: loss_mask is all 0. Returns
 // InvalidArgument for an invalid conversation or one ending with an assistant message.
-absl::StatusOr<RenderedTokens> RenderForGeneration(const Conversation& conversation);
+absl::StatusOr<RenderedTokens> RenderForGeneration(const Conversation& conversation,
+                                                   const RenderOptions& options = {});
 
 // The tokens an assistant writes after the prompt's "<think>": reasoning, "</think>", content,
 // tool calls, "<eos>"; all mask 1. (RenderConversation emits exactly these for a retained turn.)
 // The message's role is not checked.
-RenderedTokens RenderAssistantOutput(const Message& assistant);
+RenderedTokens RenderAssistantOutput(const Message& assistant, const Tokenizer& tok = Tokenizer());
 
 // The text of RenderAssistantOutput: what a model writes for `assistant` (to show a reference
 // solution, or to script a turn).
@@ -105,7 +110,8 @@ std::string AssistantOutputText(const Message& assistant);
 // continues its reasoning. Returns FailedPrecondition (and leaves `sequence` unchanged) when the
 // sequence does not end with "<eos>" (the model's tool-call turn) and InvalidArgument when
 // `results` is empty.
-absl::Status AppendToolResults(absl::Span<const std::string> results, RenderedTokens* sequence);
+absl::Status AppendToolResults(absl::Span<const std::string> results, RenderedTokens* sequence,
+                               const Tokenizer& tok = Tokenizer());
 
 }  // namespace dsarl::model
 

@@ -107,7 +107,13 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
 }  // namespace
 
 absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
-                            const std::map<std::string, std::string>& metadata) {
+                            const std::map<std::string, std::string>& metadata,
+                            const Tokenizer& tokenizer) {
+  if (tokenizer.size() > model.dims().vocab) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": the tokenizer ", tokenizer.name(), " has ", tokenizer.size(),
+                     " tokens, more than the model's vocab_size ", model.dims().vocab));
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -116,15 +122,15 @@ absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
   meta["format"] = "pt";
   RETURN_IF_ERROR(WriteSafetensors(dir + "/model.safetensors", TensorsOf(model), meta));
   // config.json last: a directory with a config.json is a complete checkpoint.
-  const ConfigTokenIds ids;
+  const ChatTokenIds& chat = tokenizer.chat();
+  const ConfigTokenIds ids{chat.bos, chat.eos, chat.pad};
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/generation_config.json",
                                       GenerationConfigJson(ids).Dump(2) + "\n"));
-  RETURN_IF_ERROR(WriteFileAtomically(dir + "/tokenizer.json", ByteTokenizerJson()));
+  RETURN_IF_ERROR(WriteFileAtomically(dir + "/tokenizer.json", tokenizer.HfJson()));
   RETURN_IF_ERROR(WriteFileAtomically(
       dir + "/tokenizer_config.json",
-      TokenizerConfigJson(std::string(SpecialTokenText(ids.bos)),
-                          std::string(SpecialTokenText(ids.eos)),
-                          std::string(SpecialTokenText(ids.pad)), model.dims().max_pos)
+      TokenizerConfigJson(tokenizer.TokenText(ids.bos), tokenizer.TokenText(ids.eos),
+                          tokenizer.TokenText(ids.pad), model.dims().max_pos)
               .Dump(2) +
           "\n"));
   return WriteFileAtomically(dir + "/config.json", ConfigJson(model.dims(), ids).Dump(2) + "\n");

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "model/config_json.h"
 #include "model/dims.h"
+#include "model/tokenizer.h"
 #include "model/transformer.h"
 
 namespace dsarl::model {
@@ -21,10 +22,13 @@ namespace dsarl::model {
 // without reading the weights. Errors as DimsFromConfigJson; NotFound for a missing file.
 absl::StatusOr<ModelDims> ReadCheckpointDims(const std::string& dir);
 
-// Writes DIR/model.safetensors and DIR/config.json (creating DIR). Each file is written atomically.
-// `metadata` goes into the safetensors header (e.g. step, policy version).
+// Writes DIR/model.safetensors, config.json, generation_config.json and the tokenizer files of
+// `tokenizer` (tokenizer.json, tokenizer_config.json), creating DIR; each file atomically,
+// config.json last. `metadata` goes into the safetensors header (e.g. step, policy version).
+// InvalidArgument when the tokenizer has more tokens than the model's vocabulary.
 absl::Status SaveCheckpoint(const std::string& dir, const Transformer& model,
-                            const std::map<std::string, std::string>& metadata = {});
+                            const std::map<std::string, std::string>& metadata = {},
+                            const Tokenizer& tokenizer = Tokenizer());
 
 // Reads DIR/config.json, builds the model and loads every tensor. NotFound when a file is missing;
 // InvalidArgument naming the tensor when one is missing, has the wrong shape or dtype, holds a NaN

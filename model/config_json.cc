@@ -192,9 +192,9 @@ Json ConfigJson(const ModelDims& d, const ConfigTokenIds& ids) {
   c.Set("mlp_bias", Json::Bool(false));
   c.Set("tie_word_embeddings", Json::Bool(false));
   c.Set("use_cache", Json::Bool(true));
-  c.Set("bos_token_id", Json::Int(ids.bos));
-  c.Set("eos_token_id", Json::Int(ids.eos));
-  c.Set("pad_token_id", Json::Int(ids.pad));
+  c.Set("bos_token_id", ids.bos >= 0 ? Json::Int(ids.bos) : Json());
+  c.Set("eos_token_id", ids.eos >= 0 ? Json::Int(ids.eos) : Json());
+  c.Set("pad_token_id", ids.pad >= 0 ? Json::Int(ids.pad) : Json());
   c.Set("dtype", Json::String("float32"));
   c.Set("dsarl_attention_mode", Json::String(ModeName(d.mode)));
   return c;
@@ -202,9 +202,9 @@ Json ConfigJson(const ModelDims& d, const ConfigTokenIds& ids) {
 
 Json GenerationConfigJson(const ConfigTokenIds& ids) {
   Json g = Json::Object();
-  g.Set("bos_token_id", Json::Int(ids.bos));
-  g.Set("eos_token_id", Json::Int(ids.eos));
-  g.Set("pad_token_id", Json::Int(ids.pad));
+  g.Set("bos_token_id", ids.bos >= 0 ? Json::Int(ids.bos) : Json());
+  g.Set("eos_token_id", ids.eos >= 0 ? Json::Int(ids.eos) : Json());
+  g.Set("pad_token_id", ids.pad >= 0 ? Json::Int(ids.pad) : Json());
   g.Set("do_sample", Json::Bool(false));
   return g;
 }

@@ -17,7 +17,7 @@
 namespace dsarl::model {
 
 // The token ids both files name (bos_token_id, eos_token_id, pad_token_id). The defaults are the
-// byte tokenizer's (model/tokenizer.h).
+// byte tokenizer's (model/tokenizer.h); -1 (a tokenizer without such a token) is written as null.
 struct ConfigTokenIds {
   int32_t bos = 257;
   int32_t eos = 258;

@@ -31,9 +31,12 @@
 #define DSARL_MODEL_TOKENIZER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "base/utf8.h"
@@ -70,11 +73,50 @@ bool IsSpecialToken(int32_t id);
 // The literal text of a special token ("<eos>"); "" for any other id.
 absl::string_view SpecialTokenText(int32_t id);
 
-// Stateless; cheap to copy. All methods are thread-safe.
+class BpeTokenizer;
+
+// The ids of SPEC §4's chat markup in a tokenizer (the byte tokenizer's constants above, or the
+// added tokens of the same texts in a tokenizer.json); -1 where the tokenizer has no such token.
+struct ChatTokenIds {
+  int32_t pad = kPadId, bos = kBosId, eos = kEosId, user = kUserId, assistant = kAssistantId;
+  int32_t think = kThinkId, end_think = kEndThinkId;
+  int32_t function_calls = kFunctionCallsId, end_function_calls = kEndFunctionCallsId;
+  int32_t invoke = kInvokeId, end_invoke = kEndInvokeId;
+  int32_t parameter = kParameterId, end_parameter = kEndParameterId;
+  int32_t function_results = kFunctionResultsId, end_function_results = kEndFunctionResultsId;
+  int32_t result = kResultId, end_result = kEndResultId;
+};
+
+// The byte tokenizer (default-constructed), or a Hugging Face tokenizer.json with a byte-level
+// BPE model (model/bpe_tokenizer.h). Cheap to copy (a shared, immutable table); all methods are
+// thread-safe.
 class Tokenizer {
  public:
-  // One id per byte of `text`; special token text ("<eos>") written in the text stays bytes. Use
-  // this for anything a user, tool or environment wrote, so it can never forge markup.
+  Tokenizer() = default;  // the byte tokenizer
+
+  // A tokenizer.json: the byte tokenizer's own (as checkpoints write it, hf_tokenizer_files.h)
+  // reads back as the byte tokenizer, anything else as BPE. Errors name `source` and the field.
+  static absl::StatusOr<Tokenizer> FromJsonText(std::string text, const std::string& source);
+  static absl::StatusOr<Tokenizer> FromFile(const std::string& path);
+  // The tokenizer of checkpoint DIR: DIR/tokenizer.json, or the byte tokenizer when there is none
+  // (checkpoints written before tokenizer files were).
+  static absl::StatusOr<Tokenizer> ForCheckpoint(const std::string& dir);
+
+  bool is_bytes() const { return bpe_ == nullptr; }
+  // "bytes", or the file it was read from.
+  std::string name() const;
+  const ChatTokenIds& chat() const { return chat_; }
+  // OK when every token of SPEC §4's chat markup exists; FailedPrecondition naming the missing
+  // ones and `what` needs them otherwise.
+  absl::Status CheckChatTokens(absl::string_view what) const;
+  // tokenizer.json text to write beside a checkpoint's weights.
+  std::string HfJson() const;
+  // The text of token `id` ("" for none); for tokenizer_config.json.
+  std::string TokenText(int32_t id) const;
+
+  // One id per byte of `text` (BPE: the merged ids); special token text ("<eos>") written in the
+  // text stays ordinary text. Use this for anything a user, tool or environment wrote, so it can
+  // never forge markup.
   std::vector<int32_t> Encode(absl::string_view text) const;
 
   // Like Encode, but the exact text of a special token ("<think>", `<invoke name="`) becomes that
@@ -91,11 +133,18 @@ class Tokenizer {
   std::string DecodeForDisplay(absl::Span<const int32_t> ids) const;
 
   // One token for display: printable ASCII as itself, '\n' '\t' '\r' '\\' as C escapes, other
-  // bytes as "<0xAB>", specials as their text, anything else as "<unused:ID>".
+  // bytes as "<0xAB>", specials as their text, anything else as "<unused:ID>". (BPE: the token's
+  // text, made valid UTF-8.)
   std::string TokenToString(int32_t id) const;
 
-  // Number of ids in use (kNumTokens).
-  int32_t size() const { return kNumTokens; }
+  // Number of ids in use: kNumTokens for bytes, the vocabulary size of a tokenizer.json.
+  int32_t size() const;
+
+ private:
+  std::shared_ptr<const BpeTokenizer> bpe_;  // null: bytes
+  std::shared_ptr<const std::string> json_;  // the tokenizer.json text of bpe_
+  std::string source_;
+  ChatTokenIds chat_;
 };
 
 }  // namespace dsarl::model

@@ -1,11 +1,17 @@
 #include "model/tokenizer.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/bpe_pretokenizer.h"
+#include "model/chat_format.h"
+#include "model/hf_tokenizer_files.h"
+#include "tests/status_matchers.h"
 
 namespace dsarl::model {
 namespace {
@@ -93,6 +99,94 @@ TEST(Tokenizer, IdTableFitsTinyVocab) {
   EXPECT_EQ(SpecialTokenText('a'), "");
   Tokenizer tok;
   EXPECT_EQ(tok.size(), kNumTokens);
+}
+
+// A byte-level BPE tokenizer.json: the 256 byte tokens, one merge ("h e" -> "he", id 256) and,
+// when `chat`, SPEC §4's chat tokens as added tokens from id 257 (else only <bos> and <eos>).
+std::string SmallBpeJson(bool chat) {
+  Json vocab = Json::Object();
+  for (int b = 0; b < 256; ++b) {
+    vocab.Set(bpe::ByteLevelEncode(std::string(1, static_cast<char>(b))), Json::Int(b));
+  }
+  vocab.Set("he", Json::Int(256));
+  Json added = Json::Array();
+  for (int32_t id = kFirstSpecialId; id < kNumTokens; ++id) {
+    if (!chat && id != kBosId && id != kEosId) continue;
+    Json t = Json::Object();
+    t.Set("id", Json::Int(257 + added.array().size()));
+    t.Set("content", Json::String(std::string(SpecialTokenText(id))));
+    t.Set("single_word", Json::Bool(false));
+    t.Set("lstrip", Json::Bool(false));
+    t.Set("rstrip", Json::Bool(false));
+    t.Set("normalized", Json::Bool(false));
+    t.Set("special", Json::Bool(true));
+    added.Push(t);
+  }
+  Json level = Json::Object();
+  level.Set("type", Json::String("ByteLevel"));
+  level.Set("add_prefix_space", Json::Bool(false));
+  level.Set("trim_offsets", Json::Bool(true));
+  level.Set("use_regex", Json::Bool(true));
+  Json model = Json::Object();
+  model.Set("type", Json::String("BPE"));
+  model.Set("vocab", vocab);
+  model.Set("merges", Json::Array({Json::String("h e")}));
+  Json t = Json::Object();
+  t.Set("version", Json::String("1.0"));
+  t.Set("added_tokens", added);
+  t.Set("normalizer", Json());
+  t.Set("pre_tokenizer", level);
+  t.Set("decoder", level);
+  t.Set("model", model);
+  return t.Dump();
+}
+
+TEST(TokenizerFile, TheByteTokenizersOwnFileReadsBackAsBytes) {
+  ASSERT_OK_AND_ASSIGN(Tokenizer t, Tokenizer::FromJsonText(ByteTokenizerJson(), "t.json"));
+  EXPECT_TRUE(t.is_bytes());
+  EXPECT_EQ(t.size(), kNumTokens);
+  EXPECT_EQ(t.chat().eos, kEosId);
+}
+
+TEST(TokenizerFile, ABpeFileGivesItsIdsAndChatTokens) {
+  ASSERT_OK_AND_ASSIGN(Tokenizer t, Tokenizer::FromJsonText(SmallBpeJson(true), "t.json"));
+  EXPECT_FALSE(t.is_bytes());
+  EXPECT_EQ(t.name(), "t.json");
+  EXPECT_EQ(t.size(), 257 + (kNumTokens - kFirstSpecialId));
+  EXPECT_EQ(t.chat().pad, 257);
+  EXPECT_EQ(t.chat().bos, 258);
+  EXPECT_EQ(t.chat().end_result, 257 + (kEndResultId - kFirstSpecialId));
+  EXPECT_OK(t.CheckChatTokens("sft"));
+  EXPECT_EQ(t.Encode("hello"), (std::vector<int32_t>{256, 'l', 'l', 'o'}));
+  EXPECT_EQ(t.Encode("<eos>").size(), 5u);  // untrusted text never becomes markup
+  EXPECT_EQ(t.EncodeWithSpecials("<eos>"), (std::vector<int32_t>{t.chat().eos}));
+  EXPECT_EQ(t.Decode(t.EncodeWithSpecials("he<eos>")), "he<eos>");
+  EXPECT_EQ(t.HfJson(), SmallBpeJson(true));
+  // A conversation renders with this tokenizer's markup ids and merges.
+  Conversation c;
+  c.messages.push_back(Message::User("hey"));
+  c.messages.push_back(Message::Assistant("hm", "he"));
+  RenderOptions options;
+  options.tokenizer = &t;
+  ASSERT_OK_AND_ASSIGN(RenderedTokens r, RenderConversation(c, options));
+  EXPECT_EQ(r.ids.front(), t.chat().bos);
+  EXPECT_EQ(r.ids.back(), t.chat().eos);
+  EXPECT_EQ(t.Decode(r.ids), "<bos><|User|>hey<|Assistant|><think>hm</think>he<eos>");
+  EXPECT_NE(std::find(r.ids.begin(), r.ids.end(), 256), r.ids.end());
+}
+
+TEST(TokenizerFile, AFileWithoutTheChatTokensIsRefusedForConversations) {
+  ASSERT_OK_AND_ASSIGN(Tokenizer t, Tokenizer::FromJsonText(SmallBpeJson(false), "plain.json"));
+  EXPECT_EQ(t.chat().bos, 257);
+  EXPECT_EQ(t.chat().user, -1);
+  Conversation c;
+  c.messages.push_back(Message::User("hi"));
+  RenderOptions options;
+  options.tokenizer = &t;
+  const absl::Status s = RenderConversation(c, options).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("plain.json lacks \"<pad>\", \"<|User|>\""));
+  EXPECT_FALSE(Tokenizer::FromJsonText("{", "broken.json").ok());
 }
 
 }  // namespace
