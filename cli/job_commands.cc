@@ -114,17 +114,20 @@ absl::StatusOr<std::unique_ptr<model::Transformer>> StartingModel(const proto::J
 absl::StatusOr<std::string> RunSft(const proto::JobConfig& c, const std::string& data,
                                    const std::string& out_dir) {
   ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(c.model()));
+  ASSIGN_OR_RETURN(const model::ChatFormat format,
+                   model::ParseChatFormat(c.model().chat_format(), "model.chat_format"));
   ASSIGN_OR_RETURN(auto policy, StartingModel(c, tok));
   std::vector<learner::TrainSample> samples;
   if (!data.empty()) {
-    ASSIGN_OR_RETURN(samples, learner::LoadConversations(data, policy->dims().max_pos, tok));
+    ASSIGN_OR_RETURN(samples,
+                     learner::LoadConversations(data, policy->dims().max_pos, tok, format));
   } else {
     ASSIGN_OR_RETURN(auto store, OpenJobStore(c));
     RETURN_IF_ERROR(EnsureEnvironments(c, store.get()));
     ASSIGN_OR_RETURN(auto tasks, SelectTasks(c, *store, false, 0));
     ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
     for (const auto& t : tasks) {
-      auto s = learner::RenderSolution(t.prompt, t.env, factory.get(), tok);
+      auto s = learner::RenderSolution(t.prompt, t.env, factory.get(), tok, format);
       if (!s.ok()) {
         DSARL_LOG_WARN("sft: {}", std::string(s.status().message()));
         continue;

@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "model/chat_format.h"
+#include "model/chat_render.h"
 #include "model/checkpoint.h"
 #include "model/generator.h"
 #include "model/memory_estimate.h"
@@ -190,9 +191,9 @@ absl::StatusOr<std::vector<int>> PromptOf(const Args& args, const model::Tokeniz
   if (args.GetBool("chat")) {
     model::Conversation conv;
     conv.messages.push_back(Message::User(args.Get("prompt")));
-    model::RenderOptions options;
-    options.tokenizer = &tok;
-    ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderForGeneration(conv, options));
+    ASSIGN_OR_RETURN(const model::ChatFormat format,
+                     model::ParseChatFormat(args.Get("chat-format"), "--chat-format"));
+    ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderChat(conv, format, tok, true));
     prompt.assign(r.ids.begin(), r.ids.end());
   } else {
     prompt.push_back(tok.chat().bos);
@@ -221,6 +222,10 @@ absl::StatusOr<int> Generate(const Args& args) {
   ASSIGN_OR_RETURN(const AttentionMode mode, ModeOf(args, m->dims().mode));
   ASSIGN_OR_RETURN(const model::Tokenizer tok, CheckpointTokenizer(args));
   ASSIGN_OR_RETURN(std::vector<int> prompt, PromptOf(args, tok));
+  ASSIGN_OR_RETURN(const model::ChatFormat format,
+                   model::ParseChatFormat(args.Get("chat-format"), "--chat-format"));
+  const int32_t end_of_turn =
+      args.GetBool("chat") ? model::ChatEndOfTurnId(format, tok) : tok.chat().eos;
   model::Generator gen(m.get(), mode);
   const auto start = std::chrono::steady_clock::now();
   auto root = gen.NewSequence();
@@ -253,7 +258,7 @@ absl::StatusOr<int> Generate(const Args& args) {
       out[i].push_back(s.token);
       logprob[i] += s.logprob;
       ++generated;
-      if (s.token == tok.chat().eos || gen.Length(ids[i]) + 1 >= m->dims().max_pos) {
+      if (s.token == end_of_turn || gen.Length(ids[i]) + 1 >= m->dims().max_pos) {
         done[i] = true;
         continue;
       }
@@ -310,6 +315,8 @@ void RegisterModelCommands(CommandTable* table) {
       .flags = {FlagSpec{"checkpoint", "checkpoint directory", ""},
                 FlagSpec{"prompt", "prompt text", ""},
                 FlagSpec{"chat", "render the prompt as a chat user turn", "", true},
+                FlagSpec{"chat-format", "spec (SPEC §4) or dsv32 (DeepSeek-V3.2's encoding)",
+                         "spec"},
                 FlagSpec{"max-new-tokens", "tokens to generate per sample", "128"},
                 FlagSpec{"samples", "number of samples (G)", "1"},
                 FlagSpec{"temperature", "sampling temperature (0 = greedy)", "1.0"},

@@ -236,6 +236,7 @@ absl::StatusOr<int> Run(const Args& args) {
   {
     ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(c.model()));
     RETURN_IF_ERROR(model::RequireByteTokenizer(tok, "dsarl run"));
+    RETURN_IF_ERROR(model::RequireSpecChatFormat(c.model(), "dsarl run"));
   }
   std::atomic<bool>& stop = StopFlagOnSignals();
   const auto t_start = std::chrono::steady_clock::now();

@@ -158,6 +158,7 @@ absl::Status RankLink::SyncState(model::Transformer* policy, model::Transformer*
 absl::StatusOr<std::unique_ptr<model::Transformer>> InitialModel(const proto::JobConfig& c) {
   ASSIGN_OR_RETURN(const model::Tokenizer tok, model::TokenizerForModel(c.model()));
   RETURN_IF_ERROR(model::RequireByteTokenizer(tok, "the learner"));
+  RETURN_IF_ERROR(model::RequireSpecChatFormat(c.model(), "the learner"));
   if (!c.model().checkpoint().empty()) return model::LoadCheckpoint(c.model().checkpoint());
   ASSIGN_OR_RETURN(model::ModelDims dims, model::DimsFromConfig(c.model()));
   auto m = std::make_unique<model::Transformer>(dims);

@@ -24,7 +24,8 @@ TrainSample FromRendered(const model::RenderedTokens& r) {
 }  // namespace
 
 absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const proto::EnvSpec& spec,
-                                           envs::EnvFactory* factory, const model::Tokenizer& tok) {
+                                           envs::EnvFactory* factory, const model::Tokenizer& tok,
+                                           model::ChatFormat format) {
   const std::string who = absl::StrCat("prompt ", prompt.id());
   auto env = factory->Make(spec);
   if (!env.ok()) return Annotate(env.status(), who);
@@ -43,14 +44,13 @@ absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const pr
   }
   conv.messages.push_back(Message::Assistant("", ep->task.solution.final_answer));
   (*env)->Close(ep->state.get());
-  model::RenderOptions options;
-  options.tokenizer = &tok;
-  ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderConversation(conv, options));
+  ASSIGN_OR_RETURN(model::RenderedTokens r, model::RenderChat(conv, format, tok, false));
   return FromRendered(r);
 }
 
 absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& path, int max_len,
-                                                           const model::Tokenizer& tok) {
+                                                           const model::Tokenizer& tok,
+                                                           model::ChatFormat format) {
   std::vector<TrainSample> out;
   auto parse = [&](absl::string_view line, int64_t lineno) -> absl::Status {
     if (line.find_first_not_of(" \t\r") == absl::string_view::npos) return absl::OkStatus();
@@ -98,9 +98,7 @@ absl::StatusOr<std::vector<TrainSample>> LoadConversations(const std::string& pa
         return absl::InvalidArgumentError(absl::StrCat(where, ": unknown role '", r, "'"));
       }
     }
-    model::RenderOptions options;
-    options.tokenizer = &tok;
-    auto rendered = model::RenderConversation(conv, options);
+    auto rendered = model::RenderChat(conv, format, tok, false);
     if (!rendered.ok()) return Annotate(rendered.status(), where);
     if (static_cast<int>(rendered->ids.size()) > max_len) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "envs/factory.h"
 #include "learner/trainer.h"
+#include "model/chat_render.h"
 #include "model/tokenizer.h"
 #include "proto/data.pb.h"
 
@@ -20,16 +21,18 @@ namespace dsarl::learner {
 // Errors: the environment's (building, Reset, Step), naming the prompt.
 absl::StatusOr<TrainSample> RenderSolution(const proto::Prompt& prompt, const proto::EnvSpec& env,
                                            envs::EnvFactory* factory,
-                                           const model::Tokenizer& tok = model::Tokenizer());
+                                           const model::Tokenizer& tok = model::Tokenizer(),
+                                           model::ChatFormat format = model::ChatFormat::kSpec);
 
 // Conversations from JSON Lines, one per line:
 //   {"system": "...", "messages": [{"role": "user", "content": "..."},
 //    {"role": "assistant", "reasoning": "...", "content": "...",
 //     "tool_calls": [{"name": "f", "arguments": {"k": "v"}}]},
 //    {"role": "tool", "results": ["..."]}, ...]}
-// Errors name FILE:LINE and what is wrong. Rendered in SPEC §4's format with `tok`'s ids.
+// Errors name FILE:LINE and what is wrong. Rendered in `format` with `tok`'s ids.
 absl::StatusOr<std::vector<TrainSample>> LoadConversations(
-    const std::string& path, int max_len, const model::Tokenizer& tok = model::Tokenizer());
+    const std::string& path, int max_len, const model::Tokenizer& tok = model::Tokenizer(),
+    model::ChatFormat format = model::ChatFormat::kSpec);
 
 }  // namespace dsarl::learner
 

@@ -150,6 +150,14 @@ absl::StatusOr<Tokenizer> Tokenizer::FromJsonText(std::string text, const std::s
     const std::optional<int32_t> found = t.bpe_->TokenId(SpecialTokenText(id));
     *fields[id - kFirstSpecialId] = found.value_or(-1);
   }
+  // DeepSeek's tokenizers name the sequence tokens differently; text framing (score, the LM
+  // stages, generate without --chat) and config.json's token ids then use theirs.
+  const std::pair<int32_t*, absl::string_view> deepseek[] = {{&c.bos, "<｜begin▁of▁sentence｜>"},
+                                                             {&c.eos, "<｜end▁of▁sentence｜>"},
+                                                             {&c.pad, "<｜▁pad▁｜>"}};
+  for (const auto& [field, text] : deepseek) {
+    if (*field < 0) *field = t.bpe_->TokenId(text).value_or(-1);
+  }
   return t;
 }
 
@@ -202,6 +210,15 @@ std::string Tokenizer::HfJson() const { return is_bytes() ? ByteTokenizerJson() 
 std::string Tokenizer::TokenText(int32_t id) const {
   if (is_bytes()) return IsKnownToken(id) ? ByteDecode({id}) : "";
   return bpe_->TokenText(id);
+}
+
+int32_t Tokenizer::TokenId(absl::string_view text) const {
+  if (!is_bytes()) return bpe_->TokenId(text).value_or(-1);
+  if (text.size() == 1) return static_cast<unsigned char>(text[0]);
+  for (int32_t id = kFirstSpecialId; id < kNumTokens; ++id) {
+    if (SpecialTokenText(id) == text) return id;
+  }
+  return -1;
 }
 
 std::vector<int32_t> Tokenizer::Encode(absl::string_view text) const {

@@ -77,6 +77,8 @@ class BpeTokenizer;
 
 // The ids of SPEC §4's chat markup in a tokenizer (the byte tokenizer's constants above, or the
 // added tokens of the same texts in a tokenizer.json); -1 where the tokenizer has no such token.
+// A tokenizer.json without "<bos>", "<eos>" or "<pad>" gives DeepSeek's "<｜begin▁of▁sentence｜>",
+// "<｜end▁of▁sentence｜>" and "<｜▁pad▁｜>" for them, when it has those.
 struct ChatTokenIds {
   int32_t pad = kPadId, bos = kBosId, eos = kEosId, user = kUserId, assistant = kAssistantId;
   int32_t think = kThinkId, end_think = kEndThinkId;
@@ -113,6 +115,9 @@ class Tokenizer {
   std::string HfJson() const;
   // The text of token `id` ("" for none); for tokenizer_config.json.
   std::string TokenText(int32_t id) const;
+  // The id of the token whose text is exactly `text` (a special or added token, or a vocabulary
+  // entry), or -1.
+  int32_t TokenId(absl::string_view text) const;
 
   // One id per byte of `text` (BPE: the merged ids); special token text ("<eos>") written in the
   // text stays ordinary text. Use this for anything a user, tool or environment wrote, so it can

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "model/chat_render.h"
 
 namespace dsarl::model {
 
@@ -38,6 +39,15 @@ absl::Status RequireByteTokenizer(const Tokenizer& tok, absl::string_view what) 
       tok.name(),
       "; a tokenizer.json model works with model init, model score, generate, sft and the LM "
       "stages"));
+}
+
+absl::Status RequireSpecChatFormat(const proto::ModelConfig& model, absl::string_view what) {
+  ASSIGN_OR_RETURN(const ChatFormat format,
+                   ParseChatFormat(model.chat_format(), "model.chat_format"));
+  if (format == ChatFormat::kSpec) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, " renders conversations in SPEC §4's format only for now; model.chat_format \"",
+      model.chat_format(), "\" works with sft and generate --chat"));
 }
 
 }  // namespace dsarl::model

@@ -26,6 +26,10 @@ absl::StatusOr<ModelDims> DimsForModel(const proto::ModelConfig& model, const To
 // engine, environments and rewards use the byte tokenizer's chat ids, does not take one yet).
 absl::Status RequireByteTokenizer(const Tokenizer& tok, absl::string_view what);
 
+// FailedPrecondition, naming `what`, unless model.chat_format is SPEC §4's (the RL path's
+// environments and parser speak only that one), InvalidArgument for an unknown format.
+absl::Status RequireSpecChatFormat(const proto::ModelConfig& model, absl::string_view what);
+
 }  // namespace dsarl::model
 
 #endif  // DSARL_MODEL_TOKENIZER_CONFIG_H_

@@ -4,7 +4,8 @@ byte-level BPE tokenizer (with SPEC §4's chat tokens added); `dsarl model init`
 model.tokenizer takes its vocabulary size and copies the file into the checkpoint; `dsarl sft
 --data` trains on conversations with it (the loss falls); `dsarl model score` and `dsarl generate`
 use the checkpoint's tokenizer (the ids score sees are the ids `tokenizers` gives); the RL path
-refuses it by name, and a tokenizer without the chat tokens is refused by sft.
+refuses it by name, and a tokenizer without the chat tokens is refused by sft. Then the same with
+DeepSeek-V3.2's chat encoding (model.chat_format=dsv32, generate --chat-format dsv32).
 
 Usage: tokenizer_file_test.py DSARL_BINARY SOURCE_DIR
 """
@@ -112,10 +113,38 @@ def main():
     if bad.returncode == 0 or "lacks \"<pad>\"" not in bad.stderr:
         failures.append(f"sft took a tokenizer without chat tokens: {bad.stderr[-800:]}")
 
+    # DeepSeek-V3.2's encoding: sft and generate --chat with a tokenizer that has its tokens.
+    ds_path = os.path.join(tmp, "deepseek.json")
+    train_tokenizer(ds_path, ["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>",
+                              "<｜Assistant｜>", "<think>", "</think>", "<｜▁pad▁｜>"])
+    ds_init = os.path.join(tmp, "ds_init")
+    run(["model", "init", "--config", Q, "--set", f"model.tokenizer={ds_path}", "--out", ds_init])
+    ds_sft = os.path.join(tmp, "ds_sft")
+    ds = run(["sft", "--config", Q, "--set", f"model.checkpoint={ds_init}", "--set",
+              "model.chat_format=dsv32", "--set", f"output_dir={tmp}/ds", "--set", "sft.steps=60",
+              "--data", data, "--out", ds_sft])
+    ds_losses = [float(x) for x in re.findall(r"loss ([0-9.]+)", ds.stderr)]
+    if len(ds_losses) < 2 or not ds_losses[-1] < ds_losses[0]:
+        failures.append(f"sft (dsv32): the loss did not fall: {ds_losses}")
+    ds_gen = run(["generate", "--checkpoint", ds_sft, "--chat", "--chat-format", "dsv32",
+                  "--prompt", "what is 5 plus 2?", "--temperature", "0", "--max-new-tokens", "24"])
+    if "the answer is" not in ds_gen.stdout:
+        failures.append(f"generate (dsv32) after sft did not answer: {ds_gen.stdout!r}")
+    wrong = run(["sft", "--config", Q, "--set", f"model.checkpoint={ck}", "--set",
+                 "model.chat_format=dsv32", "--set", f"output_dir={tmp}/w", "--set", "sft.steps=1",
+                 "--data", data, "--out", os.path.join(tmp, "w")], expect_ok=False)
+    if wrong.returncode == 0 or "needs the token" not in wrong.stderr:
+        failures.append(f"sft (dsv32) took a tokenizer without its tokens: {wrong.stderr[-800:]}")
+    rl_ds = run(["run", "--config", Q, "--set", "model.chat_format=dsv32", "--set",
+                 f"output_dir={tmp}/rl_ds"], expect_ok=False)
+    if rl_ds.returncode == 0 or "SPEC §4's format only" not in rl_ds.stdout + rl_ds.stderr:
+        failures.append(f"dsarl run took model.chat_format=dsv32: {rl_ds.stderr[-800:]}")
+
     for f in failures:
         print("FAIL:", f)
     print(f"tokenizer_file: vocab {vocab}, sft loss {losses[0]:.3f} -> {losses[-1]:.3f}, "
-          f"{len(failures)} failure(s)")
+          f"generate: {gen.stdout.strip()[:60]!r}; dsv32 sft loss {ds_losses[0]:.3f} -> {ds_losses[-1]:.3f}; generate (dsv32): "
+          f"{ds_gen.stdout.strip()[:60]!r}; {len(failures)} failure(s)")
     sys.exit(1 if failures else 0)
 
 

@@ -8,9 +8,9 @@
 #include "base/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/bpe_pretokenizer.h"
 #include "model/chat_format.h"
 #include "model/hf_tokenizer_files.h"
+#include "tests/model/small_bpe.h"
 #include "tests/status_matchers.h"
 
 namespace dsarl::model {
@@ -101,44 +101,13 @@ TEST(Tokenizer, IdTableFitsTinyVocab) {
   EXPECT_EQ(tok.size(), kNumTokens);
 }
 
-// A byte-level BPE tokenizer.json: the 256 byte tokens, one merge ("h e" -> "he", id 256) and,
-// when `chat`, SPEC §4's chat tokens as added tokens from id 257 (else only <bos> and <eos>).
+// The small BPE tokenizer with SPEC §4's chat tokens (from id 257), or only <bos> and <eos>.
 std::string SmallBpeJson(bool chat) {
-  Json vocab = Json::Object();
-  for (int b = 0; b < 256; ++b) {
-    vocab.Set(bpe::ByteLevelEncode(std::string(1, static_cast<char>(b))), Json::Int(b));
-  }
-  vocab.Set("he", Json::Int(256));
-  Json added = Json::Array();
+  std::vector<std::string> added;
   for (int32_t id = kFirstSpecialId; id < kNumTokens; ++id) {
-    if (!chat && id != kBosId && id != kEosId) continue;
-    Json t = Json::Object();
-    t.Set("id", Json::Int(257 + added.array().size()));
-    t.Set("content", Json::String(std::string(SpecialTokenText(id))));
-    t.Set("single_word", Json::Bool(false));
-    t.Set("lstrip", Json::Bool(false));
-    t.Set("rstrip", Json::Bool(false));
-    t.Set("normalized", Json::Bool(false));
-    t.Set("special", Json::Bool(true));
-    added.Push(t);
+    if (chat || id == kBosId || id == kEosId) added.emplace_back(SpecialTokenText(id));
   }
-  Json level = Json::Object();
-  level.Set("type", Json::String("ByteLevel"));
-  level.Set("add_prefix_space", Json::Bool(false));
-  level.Set("trim_offsets", Json::Bool(true));
-  level.Set("use_regex", Json::Bool(true));
-  Json model = Json::Object();
-  model.Set("type", Json::String("BPE"));
-  model.Set("vocab", vocab);
-  model.Set("merges", Json::Array({Json::String("h e")}));
-  Json t = Json::Object();
-  t.Set("version", Json::String("1.0"));
-  t.Set("added_tokens", added);
-  t.Set("normalizer", Json());
-  t.Set("pre_tokenizer", level);
-  t.Set("decoder", level);
-  t.Set("model", model);
-  return t.Dump();
+  return testing::SmallBpeJson(added);
 }
 
 TEST(TokenizerFile, TheByteTokenizersOwnFileReadsBackAsBytes) {
