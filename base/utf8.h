@@ -4,6 +4,7 @@
 #define DSARL_BASE_UTF8_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -19,6 +20,9 @@ bool IsValidUtf8(absl::string_view s);
 // Replaces every invalid UTF-8 sequence with U+FFFD, one replacement per maximal invalid subpart.
 // Valid input is returned unchanged. Use it before putting model text into logs or JSON.
 std::string SanitizeUtf8(absl::string_view s);
+
+// Appends the UTF-8 encoding of code point `cp` (at most U+10FFFF; the caller checks) to `out`.
+void AppendUtf8(uint32_t cp, std::string* out);
 
 }  // namespace dsarl
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 
 namespace dsarl::model::bpe {
 namespace {
@@ -39,24 +40,6 @@ constexpr ByteLevelTables MakeByteLevelTables() {
 }
 
 constexpr ByteLevelTables kTables = MakeByteLevelTables();
-
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(char(cp));
-  } else if (cp < 0x800) {
-    out->push_back(char(0xC0 | (cp >> 6)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(char(0xE0 | (cp >> 12)));
-    out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(char(0xF0 | (cp >> 18)));
-    out->push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  }
-}
 
 // GPT-2's pre-tokenizer pattern, which ByteLevel applies when use_regex is true.
 constexpr char kGpt2Pattern[] =
@@ -232,7 +215,7 @@ char32_t ByteToUnicode(uint8_t byte) { return kTables.byte_to_cp[byte]; }
 std::string ByteLevelEncode(absl::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() * 2);
-  for (char c : bytes) AppendUtf8(kTables.byte_to_cp[uint8_t(c)], &out);
+  for (char c : bytes) AppendUtf8(uint32_t(kTables.byte_to_cp[uint8_t(c)]), &out);
   return out;
 }
 

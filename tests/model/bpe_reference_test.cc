@@ -19,6 +19,7 @@
 #include "base/crc32c.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "base/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/bpe_json_field.h"
@@ -207,24 +208,6 @@ TEST(BpeReference, SpecialTextInEncodeStaysOrdinaryBytes) {
   EXPECT_THAT(tok.template_prefix(), ElementsAre(*tok.TokenId("<｜begin▁of▁sentence｜>")));
 }
 
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(char(cp));
-  } else if (cp < 0x800) {
-    out->push_back(char(0xC0 | (cp >> 6)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(char(0xE0 | (cp >> 12)));
-    out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(char(0xF0 | (cp >> 18)));
-    out->push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(char(0x80 | (cp & 0x3F)));
-  }
-}
-
 // The code points `pattern` matches in `text` (one-character matches), by cp_at[byte offset].
 std::set<char32_t> Matched(absl::string_view pattern, const std::string& text,
                            const std::vector<char32_t>& cp_at) {
@@ -252,7 +235,7 @@ TEST(BpeReference, CharacterClassesMatchOniguruma) {
   for (const Json& range : reference->classes.Find("sweep")->array()) {
     for (int64_t cp = range.array()[0].int_value(); cp <= range.array()[1].int_value(); ++cp) {
       const size_t at = text.size();
-      AppendUtf8(char32_t(cp), &text);
+      AppendUtf8(uint32_t(cp), &text);
       cp_at.resize(text.size());
       cp_at[at] = char32_t(cp);
     }
