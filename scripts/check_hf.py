@@ -171,6 +171,21 @@ def train_bpe(path):
     tok.save(path)
 
 
+def randomize(model, std):
+    """Random weights of scale `std` (norms around 1, their biases and the router bias small), so
+    attention, routing and the norms all matter to the log-probs being compared."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name and name.endswith("bias"):
+                p.normal_(0.0, 0.1)
+            elif "norm" in name:
+                p.uniform_(0.5, 1.5)
+            elif p.dim() >= 2:
+                p.normal_(0.0, std)
+            elif "e_score_correction_bias" in name:
+                p.normal_(0.0, 0.1)
+
+
 def hf_config(kind):
     c = dict(vocab_size=320, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
              num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4, q_lora_rank=48,
@@ -195,16 +210,7 @@ def hf_config(kind):
 def check_hf_to_dsarl(dsarl, kind, work, results):
     torch.manual_seed({"dense": 1, "moe": 2, "theta": 3, "yarn": 4}[kind])
     model = AutoModelForCausalLM.from_config(hf_config(kind), dtype=torch.float32).eval()
-    with torch.no_grad():  # larger weights than the default init, so attention is not uniform
-        for name, p in model.named_parameters():
-            if "norm" in name and name.endswith("bias"):
-                p.normal_(0.0, 0.1)
-            elif "norm" in name:
-                p.uniform_(0.5, 1.5)
-            elif p.dim() >= 2:
-                p.normal_(0.0, 0.08)
-            elif "e_score_correction_bias" in name:
-                p.normal_(0.0, 0.1)
+    randomize(model, 0.08)  # larger weights than the default init: attention not uniform
     path = os.path.join(work, f"hf_{kind}")
     model.save_pretrained(path)
     rows = [[257] + list(line.encode("utf-8")) + [258] for line in LINES]

@@ -18,7 +18,7 @@ import transformers
 from transformers import AutoModelForCausalLM, DeepseekV32Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import check_hf  # noqa: E402  (the tie-rule alignment and log-prob helper)
+import check_hf  # noqa: E402  (tie-rule alignment, log-probs, random weights)
 
 TEXTS = ["hello world", "Grüße, 世界! 🙂", "def f(x):\n    return x * 2",
          " ".join(f"w{i}" for i in range(16))]
@@ -50,16 +50,7 @@ def main():
     for seed, kind in enumerate(["dense", "moe"]):
         torch.manual_seed(100 + seed)
         model = AutoModelForCausalLM.from_config(config(kind), dtype=torch.float32).eval()
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if "norm" in name and name.endswith("bias"):
-                    p.normal_(0.0, 0.1)
-                elif "norm" in name:
-                    p.uniform_(0.5, 1.5)
-                elif p.dim() >= 2:
-                    p.normal_(0.0, 0.1)
-                elif "e_score_correction_bias" in name:
-                    p.normal_(0.0, 0.1)
+        check_hf.randomize(model, 0.1)
         out = os.path.join(args.out, kind)
         model.save_pretrained(out)
         rows = [[257] + list(t.encode("utf-8")) + [258] for t in TEXTS]
