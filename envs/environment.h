@@ -124,6 +124,11 @@ class Environment {
 
   // Frees what the episode holds outside `state` (a remote session). Best effort, idempotent.
   virtual void Close(EpisodeState* state) const { (void)state; }
+
+  // A canonical hash of the environment's structure (its entities, attributes and relations), so
+  // `dsarl envs stats` can count how many environments really differ; "" for environments without
+  // a database schema. Two environments with the same hash have the same structure.
+  virtual std::string SchemaHash() const { return ""; }
 };
 
 // The stored form of a task: system, user, tools, reference, the solution (rounds of calls and the
