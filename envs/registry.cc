@@ -49,12 +49,13 @@ std::vector<const Category*> Registry::All() const {
 
 void RegisterBuiltinCategories(Registry* registry) {
   for (Category (*make)() :
-       {ArithmeticCategory, CountingCategory, SortingCategory, StringTransformCategory,
-        CipherCategory, BaseConversionCategory, DateArithmeticCategory, UnitConversionCategory,
-        NumberSequenceCategory, LogicGridCategory, ShortestPathCategory, KnapsackCategory,
-        TripPlanningCategory, ShopInventoryCategory, CalendarSchedulingCategory,
-        LibraryLookupCategory, CompanyDirectoryCategory, DocumentSearchCategory,
-        CodeInterpreterCategory}) {
+       {ArithmeticCategory,      CountingCategory,         SortingCategory,
+        StringTransformCategory, CipherCategory,           BaseConversionCategory,
+        DateArithmeticCategory,  UnitConversionCategory,   NumberSequenceCategory,
+        LogicGridCategory,       ShortestPathCategory,     KnapsackCategory,
+        TripPlanningCategory,    ShopInventoryCategory,    CalendarSchedulingCategory,
+        LibraryLookupCategory,   CompanyDirectoryCategory, DocumentSearchCategory,
+        CodeInterpreterCategory, SynthesizedCategory}) {
     // Built-in names are distinct by construction; a clash is a programming error caught by the
     // registry tests.
     (void)registry->Add(make());

@@ -36,6 +36,9 @@ struct Category {
   // Synthesis makes at most this many tasks per environment (0: no cap); for categories whose
   // tasks are costly to verify (the code interpreter runs Python for each).
   int max_tasks_per_env = 0;
+  // Synthesis makes envs_per_category * envs_factor environments of this category (categories
+  // whose environments differ in structure, not only in parameters, get a larger share).
+  int envs_factor = 1;
   // Where environments of this category run: "" built in, "plugin:PATH", "remote:HOST:PORT"
   // (EnvSpec.backend).
   std::string backend;

@@ -191,7 +191,7 @@ void PlanSpecs(const std::vector<const Category*>& categories, const SynthesisOp
                std::vector<proto::EnvSpec>* envs, std::vector<const Category*>* env_category) {
   std::set<std::pair<std::string, std::map<std::string, std::string>>> taken_params;
   for (const Category* c : categories) {
-    for (int i = 0; i < options.envs_per_category; ++i) {
+    for (int i = 0; i < options.envs_per_category * c->envs_factor; ++i) {
       proto::EnvSpec spec;
       spec.set_id(options.first_env_id + envs->size());
       spec.set_category(c->name);

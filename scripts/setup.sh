@@ -6,7 +6,7 @@ set -euo pipefail
 DEB_PACKAGES=(
   build-essential cmake pkg-config ninja-build clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev rocksdb-tools libseccomp-dev libgloo-dev libpcre2-dev
+  libabsl-dev librocksdb-dev rocksdb-tools libseccomp-dev libgloo-dev libpcre2-dev libsqlite3-dev sqlite3
   slurmctld slurmd slurm-client munge iproute2
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-openmp-dev libspdlog-dev libfmt-dev

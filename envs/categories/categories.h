@@ -27,6 +27,9 @@ Category ShopInventoryCategory();
 Category CalendarSchedulingCategory();
 Category LibraryLookupCategory();
 Category CompanyDirectoryCategory();
+// synthesized: a schema, database, tools and task families of its own per environment
+// (envs/world).
+Category SynthesizedCategory();
 
 // Search over a synthesized corpus, and the code interpreter.
 Category DocumentSearchCategory();
