@@ -32,6 +32,7 @@
 #include "model/tool_call_parser.h"
 #include "proto/chat_proto.h"
 #include "proto/config_loader.h"
+#include "store/env_writer.h"
 #include "store/store.h"
 
 namespace dsarl::cli {
@@ -232,7 +233,7 @@ absl::StatusOr<int> RunSynthesize(const Args& args) {
   if (!args.Get("filter-checkpoint").empty()) {
     RETURN_IF_ERROR(FilterWithCheckpoint(args, *factory, o.seed, &result));
   }
-  RETURN_IF_ERROR(envs::WriteToStore(result, store.get()));
+  RETURN_IF_ERROR(store::WriteEnvironments(result.envs, result.prompts, store.get()));
   RETURN_IF_ERROR(store->Close());
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

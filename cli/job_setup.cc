@@ -7,6 +7,7 @@
 #include "base/status_macros.h"
 #include "envs/synthesis.h"
 #include "rewards/builtins.h"
+#include "store/env_writer.h"
 
 namespace dsarl::cli {
 
@@ -36,7 +37,7 @@ absl::Status EnsureEnvironments(const proto::JobConfig& c, store::Store* store) 
   ASSIGN_OR_RETURN(auto factory, envs::EnvFactory::Create(c.envs()));
   ASSIGN_OR_RETURN(envs::SynthesisResult r,
                    envs::Synthesize(factory->registry(), SynthesisOptionsOf(c)));
-  RETURN_IF_ERROR(envs::WriteToStore(r, store));
+  RETURN_IF_ERROR(store::WriteEnvironments(r.envs, r.prompts, store));
   std::cout << absl::StrFormat("synthesized %d environments and %d tasks in %.1f s\n",
                                r.report.total_envs, r.report.total_tasks, r.report.seconds);
   return absl::OkStatus();

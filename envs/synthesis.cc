@@ -312,22 +312,6 @@ absl::StatusOr<SynthesisResult> Synthesize(const Registry& registry,
   return result;
 }
 
-absl::Status WriteToStore(const SynthesisResult& result, store::Store* store) {
-  const proto::StoreCounts counts = store->Counts();
-  if (counts.envs() > 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the store ", store->dir(), " already holds ", counts.envs(),
-                     " environments; synthesize into a new directory (ids would collide)"));
-  }
-  for (const proto::EnvSpec& env : result.envs) RETURN_IF_ERROR(store->PutEnv(env));
-  constexpr size_t kBatch = 4096;
-  for (size_t i = 0; i < result.prompts.size(); i += kBatch) {
-    const size_t n = std::min(kBatch, result.prompts.size() - i);
-    RETURN_IF_ERROR(store->PutPrompts(absl::MakeConstSpan(result.prompts.data() + i, n)));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<FilterReport> FilterSolvable(
     const Registry& registry,
     const std::function<Policy(const proto::Prompt&, int attempt)>& policy_for, int k, int threads,

@@ -1,5 +1,5 @@
 // Synthesis: expands categories into environments and verified tasks (SPEC §5), deterministically
-// from one seed, and writes them to the store.
+// from one seed (store/env_writer.h writes them to a store).
 //
 // For each category (in registry order) and index i, environment i is (category, parameters
 // sampled from its seed, seed = DeriveSeed(seed, category, i)), with a difficulty ladder
@@ -25,7 +25,6 @@
 #include "envs/episode.h"
 #include "envs/registry.h"
 #include "proto/data.pb.h"
-#include "store/store.h"
 
 namespace dsarl::envs {
 
@@ -73,11 +72,6 @@ struct SynthesisResult {
 // and environments that do not build are not errors: they are counted and left out.
 absl::StatusOr<SynthesisResult> Synthesize(const Registry& registry,
                                            const SynthesisOptions& options);
-
-// Writes the environments and prompts (in batches) to `store`. FailedPrecondition when the store
-// already holds environments (synthesize into a fresh store: ids would collide); the store's
-// write errors.
-absl::Status WriteToStore(const SynthesisResult& result, store::Store* store);
 
 // Keeps only prompts that `policy` solves (score 1) at least once in `k` episodes: pass@k > 0.
 // `policy_for(prompt, attempt)` gives the policy of one attempt (a seeded sampler). Environments
