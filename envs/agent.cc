@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
@@ -352,6 +353,21 @@ absl::StatusOr<ToolSet> SelectTools(const std::vector<ToolTemplate>& catalog,
   return ToolSet(std::move(tools));
 }
 
+std::string CanonicalSchema(const Database& db) {
+  std::vector<std::string> tables;
+  for (const Table& t : db.tables) {
+    std::vector<std::string> cols;
+    for (const Column& c : t.columns) {
+      cols.push_back(absl::StrCat(c.name, ":", c.type == ColumnType::kInt ? "int" : "text"));
+    }
+    // The key (column 0) keeps its place; the order of the others carries no meaning.
+    if (!cols.empty()) std::sort(cols.begin() + 1, cols.end());
+    tables.push_back(absl::StrCat(t.name, "(", absl::StrJoin(cols, ","), ")"));
+  }
+  std::sort(tables.begin(), tables.end());
+  return absl::StrJoin(tables, ";");
+}
+
 AgentEnvironment::AgentEnvironment(proto::EnvSpec spec, std::string system, Database db,
                                    ToolSet tools, TaskMaker make_task)
     : spec_(std::move(spec)),
@@ -416,6 +432,10 @@ absl::StatusOr<Verdict> AgentEnvironment::Verify(const EpisodeState& state,
   }
   v.details = absl::StrJoin(details, "; ");
   return v;
+}
+
+std::string AgentEnvironment::SchemaHash() const {
+  return absl::StrFormat("%016x", HashString(CanonicalSchema(*db_)));
 }
 
 Category AgentCategory(

@@ -71,6 +71,11 @@ struct Database {
   bool operator==(const Database&) const = default;
 };
 
+// The canonical text of `db`'s structure, rows left out: its tables sorted by name, each as
+// "name(key:type,col:type,...)" with the key column first and the others sorted by name; types
+// are "text" or "int". Two databases with the same tables and columns give the same text.
+std::string CanonicalSchema(const Database& db);
+
 // What a declared tool does.
 enum class ToolOp {
   kListDistinct,  // no parameters: the sorted distinct values of `column`
@@ -168,6 +173,9 @@ class AgentEnvironment : public Environment {
   // (if the task has one); details name the first difference.
   absl::StatusOr<Verdict> Verify(const EpisodeState& state,
                                  absl::string_view final_answer) const override;
+  // HashString (rng.h) of CanonicalSchema(database()), as 16 lowercase hex digits: stable across
+  // runs and machines, the same for every environment whose tables have the same columns.
+  std::string SchemaHash() const override;
 
   const Database& database() const { return *db_; }
   const ToolSet& tool_set() const { return tools_; }
