@@ -21,6 +21,7 @@ void RegisterRunCommand(CommandTable* table);
 void RegisterStoreCommands(CommandTable* table);
 void RegisterRewardsCommands(CommandTable* table);
 void RegisterEnvsCommands(CommandTable* table);
+void RegisterEnvsStatsCommand(CommandTable* table);
 void RegisterTokenCommands(CommandTable* table);
 
 // The security flags of `dsarl learner` and `dsarl rollout` (cli/token_commands.cc) and what they
