@@ -3,7 +3,10 @@
 // schema and the four task families over it, each on a ladder 0..4.
 #include "envs/world/world_env.h"
 
+#include <algorithm>
 #include <memory>
+#include <set>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +16,7 @@
 #include "base/status_macros.h"
 #include "envs/agent.h"
 #include "envs/categories/categories.h"
+#include "envs/toolbox.h"
 #include "envs/world/tasks.h"
 #include "envs/world/tools.h"
 #include "envs/world/world.h"
@@ -24,18 +28,46 @@ namespace {
 // replay of the reference actions reaches.
 class WorldState : public EpisodeState {
  public:
-  WorldState(const void* owner, SqliteDb db, int level, WorldTask task, std::string expected)
+  WorldState(const void* owner, SqliteDb db, int level, WorldTask task, std::string expected,
+             std::vector<proto::ToolSpec> offered)
       : owner(owner),
         db(std::move(db)),
         level(level),
         task(std::move(task)),
-        expected(std::move(expected)) {}
+        expected(std::move(expected)),
+        offered(std::move(offered)) {}
   const void* owner;
   SqliteDb db;
   int level;
   WorldTask task;
-  std::string expected;  // "" for answer tasks
+  std::string expected;                  // "" for answer tasks
+  std::vector<proto::ToolSpec> offered;  // the tools this episode may call
 };
+
+// The tools a task offers: every tool its reference solution calls, plus distractors drawn from
+// the level's tools (2 at level 0, then 5, 8, 11; all of them at level 4), in declaration order.
+// Fewer tools make the lower rungs shorter to read as well as easier to choose from.
+std::vector<proto::ToolSpec> OfferedTools(const WorldTools& tools, const WorldTask& task, int level,
+                                          Rng& rng) {
+  std::vector<proto::ToolSpec> all = tools.Specs(level);
+  if (level >= 4) return all;
+  std::set<std::string> needed;
+  for (const auto& round : task.rounds) {
+    for (const ToolCall& c : round) needed.insert(c.name);
+  }
+  std::vector<size_t> others;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (needed.count(all[i].name()) == 0) others.push_back(i);
+  }
+  rng.Shuffle(&others);
+  others.resize(std::min<size_t>(others.size(), static_cast<size_t>(2 + 3 * level)));
+  const std::set<size_t> extra(others.begin(), others.end());
+  std::vector<proto::ToolSpec> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (needed.count(all[i].name()) > 0 || extra.count(i) > 0) out.push_back(all[i]);
+  }
+  return out;
+}
 
 std::string SystemText(const Schema& s) {
   return absl::StrCat(
@@ -86,7 +118,7 @@ absl::StatusOr<Episode> WorldEnvironment::Reset(uint64_t seed, int level) const 
   Episode e;
   e.task.system = system_;
   e.task.user = task.user;
-  e.task.tools = tools_->Specs(level);
+  e.task.tools = OfferedTools(*tools_, task, level, rng);
   e.task.reference["family"] = task.family;
   e.task.reference["verifier"] = state ? "state" : "answer";
   if (!state) {
@@ -99,7 +131,7 @@ absl::StatusOr<Episode> WorldEnvironment::Reset(uint64_t seed, int level) const 
   e.task.check_noop_fails = state;
   ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::FromImage(world_->image));
   e.state = std::make_unique<WorldState>(this, std::move(db), level, std::move(task),
-                                         std::move(expected));
+                                         std::move(expected), e.task.tools);
   return e;
 }
 
@@ -111,6 +143,12 @@ absl::StatusOr<StepResult> WorldEnvironment::Step(EpisodeState* state,
   }
   StepResult out;
   for (const ToolCall& call : calls) {
+    bool offered = false;
+    for (const proto::ToolSpec& t : s->offered) offered |= t.name() == call.name;
+    if (!offered) {
+      out.results.push_back(UnknownToolResult(call.name, s->offered));
+      continue;
+    }
     ASSIGN_OR_RETURN(ToolResult r, tools_->Run(call, s->level, &s->db));
     out.results.push_back(std::move(r));
   }
