@@ -22,6 +22,7 @@ void RegisterStoreCommands(CommandTable* table);
 void RegisterRewardsCommands(CommandTable* table);
 void RegisterEnvsCommands(CommandTable* table);
 void RegisterEnvsStatsCommand(CommandTable* table);
+void RegisterEnvsDbCommand(CommandTable* table);
 void RegisterTokenCommands(CommandTable* table);
 
 // The security flags of `dsarl learner` and `dsarl rollout` (cli/token_commands.cc) and what they

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   dsarl::cli::RegisterRewardsCommands(&table);
   dsarl::cli::RegisterEnvsCommands(&table);
   dsarl::cli::RegisterEnvsStatsCommand(&table);
+  dsarl::cli::RegisterEnvsDbCommand(&table);
   dsarl::cli::RegisterTokenCommands(&table);
   return table.Main(std::vector<std::string>(argv + 1, argv + argc));
 }
