@@ -109,8 +109,10 @@ TEST_P(CategoryTest, MalformedToolCallsGetErrorObservations) {
   for (const proto::ToolSpec& tool : ep.task.tools) {
     ToolCall extra{tool.name(), {{"no_such_parameter", "1"}}};
     bad.push_back(extra);
+    bool has_required = false;
+    for (const proto::ToolParameter& p : tool.parameters()) has_required |= p.required();
+    if (has_required) bad.push_back({tool.name(), {}});  // missing a required parameter
     if (tool.parameters_size() > 0) {
-      bad.push_back({tool.name(), {}});  // missing a required parameter
       ToolCall twice{tool.name(), {}};
       for (const proto::ToolParameter& p : tool.parameters()) {
         twice.arguments.emplace_back(p.name(), "7");
