@@ -25,6 +25,7 @@ std::vector<size_t> Matches(const World& w, const Search& q) {
                                                   absl::AsciiStrToLower(q.name));
     for (const auto& [col, v] : q.equals) ok = ok && t.Text(r, col) == v;
     if (q.max_price) ok = ok && t.Int(r, w.schema.entities[q.entity].price) <= *q.max_price;
+    for (const auto& [col, lo] : q.at_least) ok = ok && t.Int(r, col) >= lo;
     if (ok) out.push_back(r);
   }
   return out;
@@ -34,6 +35,8 @@ std::vector<ToolCall> FindCalls(const World& w, const WorldTools& tools, const S
   const WorldTool* find = tools.Of(ToolKind::kFind, q.entity);
   Args args = q.equals;
   if (!q.name.empty()) args.insert(args.begin(), {"name", q.name});
+  for (const auto& [col, lo] : q.at_least)
+    args.push_back({absl::StrCat("min_", col), absl::StrCat(lo)});
   if (q.max_price) args.push_back({tools.MaxPriceParam(q.entity), absl::StrCat(*q.max_price)});
   const size_t n = Matches(w, q).size();
   const size_t pages = std::max<size_t>(1, (n + WorldTools::kPageSize - 1) / WorldTools::kPageSize);
@@ -203,7 +206,7 @@ absl::StatusOr<WorldTask> AggregationTask(const World& w, const WorldTools& tool
   const std::string hub_col = tools.IdParam(s.hub);
   const TableRows& hubs = w.tables[s.hub];
   const size_t h = rng.Index(hubs.rows.size());
-  Search q{r, {{hub_col, Cell(w, s.hub, h, "id")}}, "", std::nullopt};
+  Search q{r, {{hub_col, Cell(w, s.hub, h, "id")}}, "", std::nullopt, {}};
   std::string what =
       absl::StrCat(Human(res.plural), " in ", Human(Kind(w, s.hub)), " ", hubs.Text(h, "name"));
   if (level == 4) {

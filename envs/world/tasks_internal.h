@@ -28,6 +28,7 @@ struct Search {
   Args equals;  // (column, value)
   std::string name;
   std::optional<int64_t> max_price;
+  std::vector<std::pair<std::string, int64_t>> at_least;  // (integer column, lowest value)
 };
 
 // The rows of the search, in table order (the order find returns them).

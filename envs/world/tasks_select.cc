@@ -83,8 +83,8 @@ void Constrain(const World& w, const WorldTools& tools, size_t ri, size_t h, int
   const Schema& s = w.schema;
   const int r = s.resources[ri];
   const Entity& res = s.entities[r];
-  p->q =
-      Search{r, {{tools.IdParam(s.hub), ValueText(w.tables[s.hub].rows[h][0])}}, "", std::nullopt};
+  p->q = Search{
+      r, {{tools.IdParam(s.hub), ValueText(w.tables[s.hub].rows[h][0])}}, "", std::nullopt, {}};
   int budget = level + 1;
   std::vector<const ColumnDef*> enums;
   for (const ColumnDef& c : w.tables[r].columns) {
@@ -118,6 +118,17 @@ void Constrain(const World& w, const WorldTools& tools, size_t ri, size_t h, int
     p->phrases.push_back(absl::StrCat("with ", Human(res.price), " at most ", *p->q.max_price));
     --budget;
   }
+  std::vector<const ColumnDef*> ints;
+  for (const ColumnDef& c : w.tables[r].columns) {
+    if (c.type == AttrType::kInt && c.attr != nullptr && c.name != "capacity") ints.push_back(&c);
+  }
+  if (budget > 0 && !ints.empty()) {
+    const ColumnDef* c = ints[rng.Index(ints.size())];
+    const int64_t lo = w.tables[r].Int(rng.Index(w.tables[r].rows.size()), c->name);
+    p->q.at_least.push_back({c->name, lo});
+    p->phrases.push_back(absl::StrCat("with ", Human(c->name), " at least ", lo));
+    --budget;
+  }
   if (budget > 0 && enums.size() > 1) {
     const ColumnDef* e = enums[1];
     const std::string v = e->attr->values[rng.Index(e->attr->values.size())];
@@ -147,7 +158,8 @@ absl::StatusOr<WorldTask> SelectionTask(const World& w, const WorldTools& tools,
       p.q = Search{s.resources[ri],
                    {{tools.IdParam(s.hub), ValueText(w.tables[s.hub].rows[h][0])}},
                    "",
-                   std::nullopt};
+                   std::nullopt,
+                   {}};
       p.date = date;
       RETURN_IF_ERROR(Choose(w, tools, ri, &p));
       t.rounds.push_back(std::move(p.calls));

@@ -220,7 +220,8 @@ absl::StatusOr<WorldTask> PlannedBooking(Plan* p, Rng& rng) {
   const size_t arow = rng.Index(w.tables[s.actor].rows.size());
   const size_t h = rng.Index(w.tables[s.hub].rows.size());
   const std::string date = BookingDate(static_cast<int>(rng.Index(kBookingDays)));
-  Search q{r, {{p->tools.IdParam(s.hub), ValueText(w.tables[s.hub].rows[h][0])}}, "", std::nullopt};
+  Search q{
+      r, {{p->tools.IdParam(s.hub), ValueText(w.tables[s.hub].rows[h][0])}}, "", std::nullopt, {}};
   std::vector<std::string> phrases;
   if (const ColumnDef* e = EnumAttr(w, r, rng)) {
     const std::string v = e->attr->values[rng.Index(e->attr->values.size())];

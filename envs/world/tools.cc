@@ -69,6 +69,12 @@ static std::vector<proto::ToolParameter> Filters(const Schema& s, int e) {
                         absl::StrCat("one of: ", absl::StrJoin(c.attr->values, ", ")), false));
     }
   }
+  for (const Attribute& a : ent.attrs) {
+    if (ent.role != Role::kResource || a.type != AttrType::kInt || a.name == "capacity") continue;
+    p.push_back(Param(absl::StrCat("min_", a.name), "integer",
+                      absl::StrCat("only ", ent.plural, " whose ", a.name, " is at least this"),
+                      false));
+  }
   if (ent.role == Role::kResource) {
     p.push_back(Param(absl::StrCat("max_", ent.price), "integer",
                       absl::StrCat("only ", ent.plural, " whose ", ent.price, " is at most this"),

@@ -103,6 +103,12 @@ absl::StatusOr<bool> BuildWhere(const Ctx& c, int e, std::string* where, std::ve
     params->push_back(v);
   }
   const Entity& ent = c.s.entities[e];
+  for (const Attribute& a : ent.attrs) {
+    const std::string param = absl::StrCat("min_", a.name);
+    if (a.type != AttrType::kInt || !c.args.Has(param)) continue;
+    conds.push_back(absl::StrCat(a.name, " >= ?"));
+    params->push_back(c.args.Int(param));
+  }
   if (ent.role == Role::kResource && c.args.Has(c.tools.MaxPriceParam(e))) {
     conds.push_back(absl::StrCat(ent.price, " <= ?"));
     params->push_back(c.args.Int(c.tools.MaxPriceParam(e)));
