@@ -498,7 +498,8 @@ void RegisterEnvsCommands(CommandTable* table) {
       .description =
           "Every task's reference solution is played through the environment's tools and must\n"
           "pass its verifier; failures are reported and left out. The defaults make the full\n"
-          "set (19 categories x 96 environments, 50 tasks each; 10 for code_interpreter).\n"
+          "set (19 categories x 96 environments and 576 synthesized ones, 50 tasks each; 10 for\n"
+          "code_interpreter).\n"
           "With --config, the job's envs section gives the categories, counts and levels.\n"
           "--filter-checkpoint keeps only tasks the model solves at least once in --k tries.",
       .flags = {FlagSpec{"out", "new store directory", ""},

@@ -37,6 +37,30 @@ read -r wall user sys <"$TMP/time.txt"
 cpu_ms=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%d", (u + s) * 1000}')
 echo "full synthesis took ${wall} s wall, $((cpu_ms / 1000)) s CPU"
 [ "$cpu_ms" -lt 90000 ]; check "full synthesis well within budget (${cpu_ms} ms of CPU)" $?
+# The synthesized environments of the full set all differ in schema and toolset, and each has
+# every task family; one of them opens in the sqlite3 shell.
+"$DSARL" envs stats --store "$TMP/full" --json >"$TMP/stats.json" 2>/dev/null
+check "envs stats (full set)" $?
+python3 - "$TMP/stats.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [c for c in d["categories"] if c["category"] == "synthesized"][0]
+assert c["environments"] >= 500, c
+assert c["distinct_schemas"] == c["environments"], c
+assert c["distinct_toolsets"] == c["environments"], c
+assert c["families"] == 4, c
+print("synthesized:", c)
+PY
+check "every synthesized environment has its own schema and toolset" $?
+first=$(awk '$2 == "synthesized" {print $1; exit}' <("$DSARL" envs list --store "$TMP/full" --category synthesized --limit 1 2>/dev/null))
+"$DSARL" envs db "${first:-0}" --store "$TMP/full" --out "$TMP/env.db" >/dev/null 2>&1
+check "envs db writes a synthesized environment's database" $?
+if command -v sqlite3 >/dev/null; then
+  [ "$(sqlite3 "$TMP/env.db" "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'")" -ge 5 ]
+  check "the database opens in sqlite3 with its tables" $?
+fi
+"$DSARL" envs db 1 --store "$TMP/full" --out "$TMP/no.db" >/dev/null 2>&1; rc=$?
+[ $rc -ne 0 ]; check "envs db refuses an environment without a database" $?
 "$DSARL" envs synthesize --out "$TMP/full" >/dev/null 2>&1; rc=$?
 [ $rc -ne 0 ]; check "refuses to synthesize into a store that has environments" $?
 
