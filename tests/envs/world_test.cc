@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "envs/episode.h"
 #include "envs/registry.h"
+#include "envs/synthesis.h"
 #include "envs/world/catalog.h"
 #include "envs/world/schema.h"
 #include "envs/world/sqlite_db.h"
@@ -322,6 +323,44 @@ TEST(WorldEnvTest, BadParametersAreNamed) {
   EXPECT_TRUE(absl::StrContains(BuildWorldEnvironment(spec).status().message(), "not-hex"));
   spec.mutable_params()->erase("domain");
   EXPECT_EQ(BuildWorldEnvironment(spec).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dsarl::envs::world
+
+namespace dsarl::envs::world {
+namespace {
+
+// The pass@k filter on synthesized environments: a policy that solves only some tasks keeps
+// exactly those (answer tasks and state tasks alike), and environments left empty are dropped.
+TEST(WorldFilterTest, PassAtKKeepsWhatThePolicySolves) {
+  Registry registry;
+  RegisterBuiltinCategories(&registry);
+  SynthesisOptions o;
+  o.categories = {"synthesized"};
+  o.envs_per_category = 1;
+  o.tasks_per_env = 10;
+  o.threads = 1;
+  ASSERT_OK_AND_ASSIGN(SynthesisResult result, Synthesize(registry, o));
+  const size_t total = result.prompts.size();
+  ASSERT_GT(total, 20u);
+  auto solves = [](uint64_t id) { return id % 3 != 0; };
+  ASSERT_OK_AND_ASSIGN(FilterReport f,
+                       FilterSolvable(
+                           registry,
+                           [&](const proto::Prompt& p, int attempt) -> Policy {
+                             (void)attempt;
+                             if (solves(p.id())) return ReferencePolicy();
+                             return [](const Task&, const std::vector<Turn>&) {
+                               return absl::StatusOr<Action>(Action{{}, "I do not know"});
+                             };
+                           },
+                           /*k=*/2, /*threads=*/1, &result));
+  EXPECT_EQ(f.infra_errors, 0);
+  EXPECT_EQ(f.kept + f.removed, static_cast<int64_t>(total));
+  EXPECT_EQ(f.kept, static_cast<int64_t>(result.prompts.size()));
+  for (const proto::Prompt& p : result.prompts) EXPECT_TRUE(solves(p.id())) << p.id();
+  EXPECT_GT(f.removed, 0);
 }
 
 }  // namespace
