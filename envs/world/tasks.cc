@@ -299,7 +299,7 @@ absl::StatusOr<WorldTask> MakeTask(const World& world, const WorldTools& tools, 
                                    int level) {
   const std::vector<std::string>& families = TaskFamilies();
   absl::Status last;
-  for (int attempt = 0; attempt < 12; ++attempt) {
+  for (int attempt = 0; attempt < 24; ++attempt) {
     const std::string& f = families[rng.Index(families.size())];
     absl::StatusOr<WorldTask> t = MakeFamilyTask(f, world, tools, rng, level);
     if (t.ok() || !absl::IsFailedPrecondition(t.status())) return t;
