@@ -107,6 +107,12 @@ std::string Cell(const World& w, int e, size_t row, const std::string& col) {
   return ValueText(t.rows[row][t.Col(col)]);
 }
 
+std::string Human(const std::string& s) {
+  std::string out = s;
+  std::replace(out.begin(), out.end(), '_', ' ');
+  return out;
+}
+
 AnswerMatch MatchFor(const ColumnDef& col) {
   return col.type == AttrType::kInt || col.type == AttrType::kMoney ? AnswerMatch::kInteger
                                                                     : AnswerMatch::kText;
@@ -115,11 +121,6 @@ AnswerMatch MatchFor(const ColumnDef& col) {
 namespace {
 
 std::string Kind(const World& w, int e) { return w.schema.entities[e].kind; }
-std::string Human(const std::string& s) {
-  std::string out = s;
-  std::replace(out.begin(), out.end(), '_', ' ');
-  return out;
-}
 
 // multi_hop_lookup: level+1 hops (at most 4) from a named row or a booking id to an attribute.
 absl::StatusOr<WorldTask> LookupTask(const World& w, const WorldTools& tools, Rng& rng, int level) {

@@ -46,6 +46,9 @@ bool HasActive(const World& w, size_t i, const std::string& aid, const std::stri
 // The prerequisite ids of resource `rid` (resources[0] only).
 std::vector<std::string> Prerequisites(const World& w, const std::string& rid);
 
+// A column or kind name as words: "nightly_rate" -> "nightly rate".
+std::string Human(const std::string& s);
+
 // An attribute of entity `e` a question can ask for (not a list, not a key), or nullptr.
 const ColumnDef* AskableAttr(const World& w, int e, Rng& rng);
 // The value of column `col` of row `row` of entity `e`, as the answer text.

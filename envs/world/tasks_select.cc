@@ -32,12 +32,6 @@ absl::StatusOr<size_t> Cheapest(const World& w, int r, const std::vector<size_t>
 
 namespace {
 
-std::string Human(const std::string& s) {
-  std::string out = s;
-  std::replace(out.begin(), out.end(), '_', ' ');
-  return out;
-}
-
 // One pick: the search, the date/time conditions, the calls and the chosen row.
 struct Pick {
   Search q;

@@ -17,12 +17,6 @@
 namespace dsarl::envs::world {
 namespace {
 
-std::string Human(const std::string& s) {
-  std::string out = s;
-  std::replace(out.begin(), out.end(), '_', ' ');
-  return out;
-}
-
 // What the task maker knows while it plans: balance changes and bookings it already made.
 struct Plan {
   const World& w;

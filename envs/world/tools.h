@@ -13,7 +13,6 @@
 
 #include "absl/status/statusor.h"
 #include "envs/environment.h"
-#include "envs/toolbox.h"
 #include "envs/world/schema.h"
 #include "envs/world/sqlite_db.h"
 #include "proto/data.pb.h"
@@ -75,16 +74,6 @@ class WorldTools {
   const Schema& schema_;
   std::vector<WorldTool> tools_;
 };
-
-// "YYYY-MM-DD" and "HH:MM" as the tools accept them.
-bool IsValidDate(const std::string& date);
-bool IsValidTime(const std::string& time);
-
-// Runs the availability, booking, cancel and transfer tools (tools_actions.cc), whose arguments
-// passed CheckCall.
-absl::StatusOr<ToolResult> RunBookingTool(const Schema& schema, const WorldTools& tools,
-                                          const WorldTool& tool, const ToolArgs& args,
-                                          SqliteDb* db);
 
 }  // namespace dsarl::envs::world
 

@@ -9,23 +9,12 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "envs/toolbox.h"
-#include "envs/world/tools.h"
+#include "envs/world/tools_internal.h"
 
 namespace dsarl::envs::world {
 namespace {
 
-struct Ctx {
-  const Schema& s;
-  const WorldTools& tools;
-  SqliteDb* db;
-  const ToolArgs& args;
-};
-
-int64_t IntAt(const QueryResult& q, size_t col = 0) {
-  if (q.rows.empty()) return 0;
-  const int64_t* v = std::get_if<int64_t>(&q.rows[0][col]);
-  return v == nullptr ? 0 : *v;
-}
+using Ctx = ToolContext;
 
 std::string TextAt(const QueryResult& q, const std::string& col) {
   for (size_t c = 0; c < q.columns.size(); ++c) {
@@ -47,14 +36,7 @@ int64_t IntCol(const QueryResult& q, const std::string& col) {
 // The row of entity `e` named by argument `param`; sets *missing when there is none.
 absl::StatusOr<QueryResult> Row(const Ctx& c, int e, const std::string& param,
                                 ToolResult* missing) {
-  const std::string& id = c.args.Str(param);
-  ASSIGN_OR_RETURN(QueryResult q, c.db->Query(absl::StrCat("SELECT * FROM ", c.s.entities[e].kind,
-                                                           " WHERE id = ?"),
-                                              {Value(id)}));
-  if (q.rows.empty()) {
-    *missing = ErrorResult(absl::StrCat("no ", c.s.entities[e].kind, " has id '", id, "'"));
-  }
-  return q;
+  return RowById(c, e, c.args.Str(param), missing);
 }
 
 int BookingOf(const Schema& s, int resource) {
@@ -270,10 +252,7 @@ absl::StatusOr<ToolResult> Transfer(const Ctx& c) {
 
 }  // namespace
 
-absl::StatusOr<ToolResult> RunBookingTool(const Schema& schema, const WorldTools& tools,
-                                          const WorldTool& tool, const ToolArgs& args,
-                                          SqliteDb* db) {
-  const Ctx c{schema, tools, db, args};
+absl::StatusOr<ToolResult> RunBookingTool(const ToolContext& c, const WorldTool& tool) {
   switch (tool.kind) {
     case ToolKind::kAvailability:
       return Availability(c, tool);

@@ -10,7 +10,7 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "envs/toolbox.h"
-#include "envs/world/tools.h"
+#include "envs/world/tools_internal.h"
 
 namespace dsarl::envs::world {
 namespace {
@@ -32,12 +32,6 @@ Json RowsJson(const QueryResult& q) {
 
 ToolResult Ok(const Json& j) { return ToolResult{j.Dump(), false}; }
 
-int64_t IntAt(const QueryResult& q, size_t row = 0, size_t col = 0) {
-  if (row >= q.rows.size()) return 0;
-  const int64_t* v = std::get_if<int64_t>(&q.rows[row][col]);
-  return v == nullptr ? 0 : *v;
-}
-
 bool ValidDate(const std::string& d) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
   for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
@@ -56,28 +50,9 @@ bool ValidTime(const std::string& t) {
   return (t[0] - '0') * 10 + (t[1] - '0') < 24 && (t[3] - '0') * 10 + (t[4] - '0') < 60;
 }
 
-// The state one call works on: the schema, the database and the checked arguments.
-struct Ctx {
-  const Schema& s;
-  const WorldTools& tools;
-  SqliteDb* db;
-  const ToolArgs& args;
-};
-
-// The row of entity `e` with id `id`, or an error result naming what is missing.
-absl::StatusOr<QueryResult> RowOf(const Ctx& c, int e, const std::string& id, ToolResult* missing) {
-  ASSIGN_OR_RETURN(QueryResult q, c.db->Query(absl::StrCat("SELECT * FROM ", c.s.entities[e].kind,
-                                                           " WHERE id = ?"),
-                                              {Value(id)}));
-  if (q.rows.empty()) {
-    *missing = ErrorResult(absl::StrCat("no ", c.s.entities[e].kind, " has id '", id, "'"));
-  }
-  return q;
-}
-
 // The WHERE clause of find/count/summarize, or an error result for a bad filter value.
-absl::StatusOr<bool> BuildWhere(const Ctx& c, int e, std::string* where, std::vector<Value>* params,
-                                ToolResult* bad) {
+absl::StatusOr<bool> BuildWhere(const ToolContext& c, int e, std::string* where,
+                                std::vector<Value>* params, ToolResult* bad) {
   std::vector<std::string> conds = {"1"};
   if (c.args.Has("name")) {
     conds.push_back("instr(lower(name), lower(?)) > 0");
@@ -87,7 +62,7 @@ absl::StatusOr<bool> BuildWhere(const Ctx& c, int e, std::string* where, std::ve
     if (!c.args.Has(col.name)) continue;
     const std::string& v = c.args.Str(col.name);
     if (col.references >= 0) {
-      ASSIGN_OR_RETURN(QueryResult q, RowOf(c, col.references, v, bad));
+      ASSIGN_OR_RETURN(QueryResult q, RowById(c, col.references, v, bad));
       if (q.rows.empty()) return false;
     } else if (col.type == AttrType::kEnum) {
       const auto& values = col.attr->values;
@@ -117,7 +92,7 @@ absl::StatusOr<bool> BuildWhere(const Ctx& c, int e, std::string* where, std::ve
   return true;
 }
 
-absl::StatusOr<ToolResult> RunSearch(const Ctx& c, const WorldTool& t) {
+absl::StatusOr<ToolResult> RunSearch(const ToolContext& c, const WorldTool& t) {
   const Entity& ent = c.s.entities[t.entity];
   std::string where;
   std::vector<Value> params;
@@ -177,7 +152,7 @@ absl::StatusOr<ToolResult> RunSearch(const Ctx& c, const WorldTool& t) {
 }
 
 // kLinked, kLinkedReverse, kPrerequisites, kBookingsOf: rows joined to one given row.
-absl::StatusOr<ToolResult> RunJoin(const Ctx& c, const WorldTool& t) {
+absl::StatusOr<ToolResult> RunJoin(const ToolContext& c, const WorldTool& t) {
   const std::string& key = t.spec.parameters(0).name();
   const std::string& id = c.args.Str(key);
   std::string sql;
@@ -200,7 +175,7 @@ absl::StatusOr<ToolResult> RunJoin(const Ctx& c, const WorldTool& t) {
         forward ? r.column : r.other_column);
   }
   ToolResult missing;
-  ASSIGN_OR_RETURN(QueryResult row, RowOf(c, from, id, &missing));
+  ASSIGN_OR_RETURN(QueryResult row, RowById(c, from, id, &missing));
   if (row.rows.empty()) return missing;
   ASSIGN_OR_RETURN(QueryResult q, c.db->Query(sql, {Value(id)}));
   Json o = Json::Object();
@@ -216,12 +191,12 @@ absl::StatusOr<ToolResult> WorldTools::RunChecked(const WorldTool& tool, const T
   ToolArgs args;
   ToolResult error;
   if (CheckCall(tool.spec, call, &args, &error) != nullptr) return error;
-  const Ctx c{schema_, *this, db, args};
+  const ToolContext c{schema_, *this, db, args};
   switch (tool.kind) {
     case ToolKind::kGet: {
       ToolResult missing;
       ASSIGN_OR_RETURN(QueryResult q,
-                       RowOf(c, tool.entity, args.Str(IdParam(tool.entity)), &missing));
+                       RowById(c, tool.entity, args.Str(IdParam(tool.entity)), &missing));
       if (q.rows.empty()) return missing;
       return Ok(RowsJson(q).array()[0]);
     }
@@ -235,11 +210,28 @@ absl::StatusOr<ToolResult> WorldTools::RunChecked(const WorldTool& tool, const T
     case ToolKind::kBookingsOf:
       return RunJoin(c, tool);
     default:
-      return RunBookingTool(schema_, *this, tool, args, db);
+      return RunBookingTool(c, tool);
   }
 }
 
 bool IsValidDate(const std::string& d) { return ValidDate(d); }
 bool IsValidTime(const std::string& t) { return ValidTime(t); }
+
+int64_t IntAt(const QueryResult& q, size_t row, size_t col) {
+  if (row >= q.rows.size() || col >= q.rows[row].size()) return 0;
+  const int64_t* v = std::get_if<int64_t>(&q.rows[row][col]);
+  return v == nullptr ? 0 : *v;
+}
+
+absl::StatusOr<QueryResult> RowById(const ToolContext& c, int e, const std::string& id,
+                                    ToolResult* missing) {
+  ASSIGN_OR_RETURN(QueryResult q, c.db->Query(absl::StrCat("SELECT * FROM ", c.s.entities[e].kind,
+                                                           " WHERE id = ?"),
+                                              {Value(id)}));
+  if (q.rows.empty()) {
+    *missing = ErrorResult(absl::StrCat("no ", c.s.entities[e].kind, " has id '", id, "'"));
+  }
+  return q;
+}
 
 }  // namespace dsarl::envs::world
