@@ -32,6 +32,21 @@ struct DomainPart {
   std::string balance;                     // the actor's money attribute
 };
 
+// One function per domain, in two files (catalog_commerce.cc, catalog_community.cc).
+DomainPart TravelDomain();
+DomainPart RetailDomain();
+DomainPart HealthDomain();
+DomainPart EducationDomain();
+DomainPart LogisticsDomain();
+DomainPart FinanceDomain();
+DomainPart SoftwareDomain();
+DomainPart GovernmentDomain();
+DomainPart DiningDomain();
+DomainPart SportsDomain();
+DomainPart EntertainmentDomain();
+DomainPart RealEstateDomain();
+
+// Every domain, in a fixed order.
 const std::vector<DomainPart>& Catalog();
 
 // Words names are made of.
